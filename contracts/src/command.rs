@@ -10,15 +10,21 @@ use crate::value::PropValue;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Command {
     /// Jump to a frame (1-based).
-    GoToFrame { frame: u32 },
+    GoToFrame {
+        frame: u32,
+    },
     Pause,
     Resume,
     /// Go to frame 1.
     Rewind,
     /// Move the playhead by `delta` frames (negative steps back).
-    Step { delta: i32 },
+    Step {
+        delta: i32,
+    },
     /// Frames per second.
-    SetTempo { tempo: u32 },
+    SetTempo {
+        tempo: u32,
+    },
     SetSpriteProp {
         sprite_num: u32,
         begin_frame: u32,
@@ -36,8 +42,14 @@ pub enum Command {
         prop: String,
         value: PropValue,
     },
-    SetMovieProp { prop: String, value: PropValue },
-    SetStageProp { prop: String, value: PropValue },
+    SetMovieProp {
+        prop: String,
+        value: PropValue,
+    },
+    SetStageProp {
+        prop: String,
+        value: PropValue,
+    },
     /// A handler the host registered by name; its return value comes back as `ack.result`.
     Custom {
         name: String,
@@ -45,7 +57,9 @@ pub enum Command {
         payload: serde_json::Value,
     },
     /// Applied together in one tick, all or none; `ack.result` lists each result.
-    Batch { commands: Vec<Command> },
+    Batch {
+        commands: Vec<Command>,
+    },
 }
 
 impl Command {

@@ -42,7 +42,7 @@ impl DecodeError {
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
     match serde_json::from_slice(bytes) {
         Ok(m) => Ok(m),
-        Err(_) => Err(diagnose::<ClientMessage>(bytes, ClientMessage::TYPES)),
+        Err(e) => Err(diagnose::<ClientMessage>(bytes, ClientMessage::TYPES, &e)),
     }
 }
 
@@ -53,12 +53,16 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMessage, DecodeError> {
     match serde_json::from_slice(bytes) {
         Ok(m) => Ok(m),
-        Err(_) => Err(diagnose::<ServerMessage>(bytes, ServerMessage::TYPES)),
+        Err(e) => Err(diagnose::<ServerMessage>(bytes, ServerMessage::TYPES, &e)),
     }
 }
 
-/// The slow path: find out why `bytes` is not a `T`.
-fn diagnose<T: DeserializeOwned>(bytes: &[u8], types: &[&str]) -> DecodeError {
+/// The slow path: find out why `bytes` is not a `T` (`first` is the fast path's error).
+fn diagnose<T: DeserializeOwned>(
+    bytes: &[u8],
+    types: &[&str],
+    first: &serde_json::Error,
+) -> DecodeError {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => return DecodeError::new(ErrorCode::BadJson, e.to_string()),
@@ -81,11 +85,17 @@ fn diagnose<T: DeserializeOwned>(bytes: &[u8], types: &[&str]) -> DecodeError {
         }
     };
     let mut error = if !types.contains(&ty.as_str()) {
-        DecodeError::new(ErrorCode::UnknownType, format!("unknown message type `{ty}`"))
+        DecodeError::new(
+            ErrorCode::UnknownType,
+            format!("unknown message type `{ty}`"),
+        )
+    } else if let Err((path, e)) = body::check(&ty, &value) {
+        field_error(&ty, &path, &e)
     } else {
         match serde_path_to_error::deserialize::<_, T>(&value) {
-            Ok(_) => DecodeError::new(ErrorCode::InvalidField, "message could not be decoded"),
-            Err(e) => field_error(&ty, e),
+            Err(e) => field_error(&ty, &e.path().to_string(), e.inner()),
+            // Only the byte-level parse fails (a duplicate field, say): its message says why.
+            Ok(_) => DecodeError::new(ErrorCode::InvalidField, format!("invalid `{ty}`: {first}")),
         }
     };
     error.message_type = Some(ty);
@@ -93,9 +103,87 @@ fn diagnose<T: DeserializeOwned>(bytes: &[u8], types: &[&str]) -> DecodeError {
     error
 }
 
-fn field_error(ty: &str, e: serde_path_to_error::Error<serde_json::Error>) -> DecodeError {
-    let path = e.path().to_string();
-    let inner = e.into_inner().to_string();
+/// Deserializes a message's body as its own struct, so that the error carries the path of the
+/// offending field: through the `type`-tagged enum, serde buffers the body and the path is lost.
+mod body {
+    use serde::Deserialize;
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    use crate::command::Command;
+    use crate::message::*;
+
+    /// The path of the offending field (`.` for the message itself) and what is wrong there.
+    type FieldError = (String, serde_json::Error);
+
+    /// How many nested `batch` levels the search for the failing inner command descends
+    /// (each level re-reads the failing subtree, so the slow path stays bounded).
+    const MAX_BATCH_DEPTH: usize = 8;
+
+    fn check_as<T: DeserializeOwned>(value: &Value) -> Result<(), FieldError> {
+        serde_path_to_error::deserialize::<_, T>(value)
+            .map(drop)
+            .map_err(|e| (e.path().to_string(), e.into_inner()))
+    }
+
+    /// The body's error, with its path, or `Ok` when the body struct accepts it.
+    pub(super) fn check(ty: &str, value: &Value) -> Result<(), FieldError> {
+        match ty {
+            "hello" => check_as::<Hello>(value),
+            "subscribe" => check_as::<Subscribe>(value),
+            "unsubscribe" => check_as::<Unsubscribe>(value),
+            "request" => check_as::<Request>(value),
+            "command" => check_command(value),
+            "ping" | "pong" => check_as::<Ping>(value),
+            "bye" => check_as::<Bye>(value),
+            "pixels_ack" => check_as::<PixelsAck>(value),
+            "welcome" => check_as::<Welcome>(value),
+            "event" => check_as::<Event>(value),
+            "snapshot" => check_as::<StageSnapshot>(value),
+            "response" => check_as::<Response>(value),
+            "ack" => check_as::<Ack>(value),
+            "gap" => check_as::<Gap>(value),
+            "notice" => check_as::<Notice>(value),
+            "error" => check_as::<ErrorMessage>(value),
+            _ => Ok(()),
+        }
+    }
+
+    /// A `command`'s error. [`Command`] is tagged by `kind`, so its own errors come back with
+    /// the path `command`; inside a `batch`, point at the first failing inner command instead.
+    fn check_command(value: &Value) -> Result<(), FieldError> {
+        let (path, error) = match check_as::<CommandMessage>(value) {
+            Ok(()) => return Ok(()),
+            Err((path, e)) if path != "command" => return Err((path, e)),
+            Err(e) => e,
+        };
+        let mut at = path;
+        let mut error = error;
+        let mut command = &value["command"];
+        for _ in 0..MAX_BATCH_DEPTH {
+            if command.get("kind").and_then(Value::as_str) != Some("batch") {
+                break;
+            }
+            let Some(inner) = command.get("commands").and_then(Value::as_array) else {
+                break;
+            };
+            let Some((i, bad, e)) = inner
+                .iter()
+                .enumerate()
+                .find_map(|(i, c)| Command::deserialize(c).err().map(|e| (i, c, e)))
+            else {
+                break;
+            };
+            at = format!("{at}.commands[{i}]");
+            error = e;
+            command = bad;
+        }
+        Err((at, error))
+    }
+}
+
+fn field_error(ty: &str, path: &str, inner: &serde_json::Error) -> DecodeError {
+    let inner = inner.to_string();
     let prefix = if path == "." || path.is_empty() {
         String::new()
     } else {

@@ -79,7 +79,10 @@ impl ErrorCode {
 
     /// The code for a WebSocket close code, if it is one of ours.
     pub fn from_close_code(code: u16) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| c.close_code() == code)
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.close_code() == code)
     }
 }
 
@@ -133,7 +136,11 @@ mod tests {
 
     #[test]
     fn fatal_codes_match_the_brief() {
-        let fatal: Vec<_> = ErrorCode::ALL.iter().filter(|c| c.is_fatal()).map(|c| c.as_str()).collect();
+        let fatal: Vec<_> = ErrorCode::ALL
+            .iter()
+            .filter(|c| c.is_fatal())
+            .map(|c| c.as_str())
+            .collect();
         assert_eq!(
             fatal,
             [

@@ -206,10 +206,7 @@ impl Event {
     /// # Errors
     /// When an item does not have the shape of `T`.
     pub fn items_as<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, serde_json::Error> {
-        self.items
-            .iter()
-            .map(|v| T::deserialize(v))
-            .collect()
+        self.items.iter().map(|v| T::deserialize(v)).collect()
     }
 }
 

@@ -124,6 +124,12 @@ pub fn encode_tile(mut header: TileHeader, rgba: &[u8]) -> Bytes {
         }
         TileEncoding::Raw => rgba,
     };
+    write_tile(&header, payload)
+}
+
+/// Writes a tile message around an already-encoded payload (the hub compresses each changed
+/// tile once and only rewrites the 28-byte header per client).
+pub fn write_tile(header: &TileHeader, payload: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(TILE_HEADER_LEN + payload.len());
     out.put_u8(OPCODE_TILE);
     out.put_u8(header.encoding as u8);
@@ -139,7 +145,7 @@ pub fn encode_tile(mut header: TileHeader, rgba: &[u8]) -> Bytes {
     ] {
         out.put_u16_le(v);
     }
-    out.put_u32_le(rgba.len() as u32);
+    out.put_u32_le(header.raw_len() as u32);
     out.put_u32_le(payload.len() as u32);
     out.put_slice(payload);
     out.freeze()
@@ -211,6 +217,10 @@ pub fn decode_tile_header(msg: &[u8]) -> Result<(TileHeader, &[u8]), PixelError>
     Ok((header, payload))
 }
 
+/// The most an LZ4 block can expand: each sequence costs at least 3 bytes (token, offset) for at
+/// most 19 bytes of match, and each extra match-length byte adds at most 255 bytes.
+const LZ4_MAX_RATIO: usize = 255;
+
 /// Decodes a whole tile message into RGBA8.
 ///
 /// # Errors
@@ -221,6 +231,16 @@ pub fn decode_tile(msg: &[u8]) -> Result<Tile, PixelError> {
     let rgba = match header.encoding {
         TileEncoding::Raw => payload.to_vec(),
         TileEncoding::Lz4 => {
+            // An LZ4 block expands at most ~255× (a match-length byte of 255 is the densest
+            // code), so a payload too small for the declared size is refused before the output
+            // buffer is allocated: a 29-byte message must not make us allocate 4 GiB.
+            if header.raw_len() > payload.len().saturating_mul(LZ4_MAX_RATIO) {
+                return Err(PixelError::Lz4(format!(
+                    "{} payload bytes cannot expand to {} bytes",
+                    payload.len(),
+                    header.raw_len()
+                )));
+            }
             let mut out = vec![0u8; header.raw_len()];
             let n = lz4_flex::block::decompress_into(payload, &mut out)
                 .map_err(|e| PixelError::Lz4(e.to_string()))?;

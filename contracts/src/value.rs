@@ -37,6 +37,8 @@ pub enum PropValue {
     Float(f64),
     Text(String),
     Color(Color),
+    /// A cast member reference `{"cast_lib":1,"member_num":3}` (a sprite's `member`).
+    Member(crate::items::MemberRef),
     /// `[x, y]`
     Point([f64; 2]),
 }
@@ -86,6 +88,14 @@ impl PropValue {
         }
     }
 
+    /// The value as a member reference.
+    pub fn as_member(&self) -> Option<crate::items::MemberRef> {
+        match *self {
+            PropValue::Member(m) => Some(m),
+            _ => None,
+        }
+    }
+
     /// The value as a point.
     pub fn as_point(&self) -> Option<[f64; 2]> {
         match *self {
@@ -102,6 +112,7 @@ impl PropValue {
             PropValue::Float(_) => "number",
             PropValue::Text(_) => "string",
             PropValue::Color(_) => "color",
+            PropValue::Member(_) => "member",
             PropValue::Point(_) => "point",
         }
     }
