@@ -36,11 +36,36 @@ pub enum PropValue {
     Int(i64),
     Float(f64),
     Text(String),
-    Color(Color),
+    // Colours and members are JSON objects only: serde's derive would also read them from an
+    // array, so an integer point `[0, 0]` would come back as a member and `[1, 2, 3]` as a colour.
+    Color(#[serde(deserialize_with = "object_only")] Color),
     /// A cast member reference `{"cast_lib":1,"member_num":3}` (a sprite's `member`).
-    Member(crate::items::MemberRef),
+    Member(#[serde(deserialize_with = "object_only")] crate::items::MemberRef),
     /// `[x, y]`
     Point([f64; 2]),
+}
+
+/// Deserializes `T` from a JSON object and nothing else.
+fn object_only<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ObjectOnly<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_map(ObjectOnly(std::marker::PhantomData))
 }
 
 impl PropValue {
