@@ -79,6 +79,7 @@ impl SessionShared {
         let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
         {
             let mut outbox = self.outbox.lock();
+            outbox.discard_through(&snapshot.seqs);
             outbox.push_control(bytes);
             self.subscribed.fetch_or(streams, Relaxed);
         }

@@ -2,8 +2,9 @@
 //! stream with that stream's policy, then pixel tiles under flow control.
 //!
 //! Events arrive as shared `Bytes` (encoded once per flush). Only when a slow session's
-//! `coalesce` queue overflows are its queued events merged into one and re-encoded — the price
-//! of slowness is paid by the slow session alone.
+//! `coalesce` queue overflows are its queued events merged into one and re-encoded (a bounded,
+//! amortized cost per flush); a `latest` event that replaced older ones is re-encoded with its
+//! `first_seq` only when it is sent, by the session's own transport task.
 
 use std::collections::VecDeque;
 
@@ -34,6 +35,9 @@ struct QueuedEvent {
     first_seq: Option<u64>,
     frame: u32,
     bytes: Bytes,
+    /// `bytes` does not carry `first_seq` yet: a `latest` replacement, re-encoded when popped
+    /// so the publishing thread never pays for it.
+    stale: bool,
 }
 
 #[derive(Debug, Default)]
@@ -50,7 +54,12 @@ pub struct SessionOutbox {
     streams: Vec<StreamQueue>,
     next_order: u64,
     capacity: usize,
+    /// The close to send once the control lane is empty; taken when sent.
     close: Option<(u16, String)>,
+    /// Set by the first [`SessionOutbox::close`] and never cleared: from then on nothing new
+    /// is queued and no event or tile goes out (after `bye` or a fatal error a side sends
+    /// nothing more, protocol §5.13, §13).
+    closing: bool,
     pub(crate) pixels: PixelCursor,
     pending_tiles: VecDeque<Bytes>,
     pub(crate) stats: SessionStats,
@@ -67,6 +76,7 @@ impl SessionOutbox {
             next_order: 0,
             capacity: capacity.max(1),
             close: None,
+            closing: false,
             pixels: PixelCursor::new(pixel_window),
             pending_tiles: VecDeque::new(),
             stats: SessionStats::default(),
@@ -74,9 +84,12 @@ impl SessionOutbox {
         }
     }
 
-    /// Queues a control message (welcome, ack, response, error, snapshot, pong…).
+    /// Queues a control message (welcome, ack, response, error, snapshot, pong…). Ignored once
+    /// the outbox is closing.
     pub fn push_control(&mut self, bytes: Bytes) {
-        self.control.push_back(bytes);
+        if !self.closing {
+            self.control.push_back(bytes);
+        }
     }
 
     /// Queues a control message encoded from a typed server message.
@@ -84,16 +97,24 @@ impl SessionOutbox {
         self.push_control(Bytes::from(msg.to_json()));
     }
 
-    /// Asks the transport to close after what is queued.
+    /// Asks the transport to close after the control messages already queued (the final
+    /// `bye`/`error`); queued events and pixel tiles are discarded, and nothing queued later
+    /// is sent. The first close wins.
     pub fn close(&mut self, code: u16, reason: impl Into<String>) {
-        if self.close.is_none() {
+        if !self.closing {
+            self.closing = true;
             self.close = Some((code, reason.into()));
+            for q in &mut self.streams {
+                q.events.clear();
+                q.pending_gap = None;
+            }
+            self.pending_tiles.clear();
         }
     }
 
-    /// Whether a close has been requested.
+    /// Whether a close has been requested (it stays true after the close went out).
     pub fn is_closing(&self) -> bool {
-        self.close.is_some()
+        self.closing
     }
 
     /// Events queued across all streams (for tests and metrics).
@@ -103,28 +124,30 @@ impl SessionOutbox {
 
     /// Queues one event of `stream` according to the stream's policy.
     pub fn push_event(&mut self, stream: StreamName, seq: u64, frame: u32, bytes: Bytes) {
+        if self.closing {
+            return;
+        }
         let order = self.next_order;
         self.next_order += 1;
         let capacity = self.capacity;
         let queue = &mut self.streams[stream.index()];
-        let event = QueuedEvent {
+        let mut event = QueuedEvent {
             order,
             seq,
             first_seq: None,
             frame,
             bytes,
+            stale: false,
         };
         match stream.policy() {
             Policy::Latest => {
-                // Only the newest unsent item matters.
+                // Only the newest unsent item matters; it stands for the seqs it replaced.
                 if let Some(old) = queue.events.pop_front() {
-                    let first = old.first_seq.unwrap_or(old.seq);
                     queue.events.clear();
-                    let merged = reencode_with_first_seq(stream, &event, first);
-                    queue.events.push_back(merged);
-                } else {
-                    queue.events.push_back(event);
+                    event.first_seq = Some(old.first_seq.unwrap_or(old.seq));
+                    event.stale = true;
                 }
+                queue.events.push_back(event);
             }
             Policy::Coalesce => {
                 queue.events.push_back(event);
@@ -153,11 +176,33 @@ impl SessionOutbox {
         }
     }
 
-    /// Drops everything queued for `stream` (on unsubscribe).
+    /// Drops everything queued for `stream` (on unsubscribe; for `pixels`, the rest of a pixel
+    /// frame not yet sent).
     pub fn clear_stream(&mut self, stream: StreamName) {
         let q = &mut self.streams[stream.index()];
         q.events.clear();
         q.pending_gap = None;
+        if stream == StreamName::Pixels {
+            self.pending_tiles.clear();
+        }
+    }
+
+    /// Discards queued events (and dropped ranges) a snapshot already covers: per stream,
+    /// everything with `seq <= seqs[stream]`. Protocol §9: events of `s` with `seq <= N` queued
+    /// when the snapshot was taken are sent before it or discarded, never after it.
+    pub(crate) fn discard_through(&mut self, seqs: &std::collections::BTreeMap<String, u64>) {
+        for (name, &last) in seqs {
+            let Some(stream) = StreamName::parse(name) else {
+                continue;
+            };
+            let q = &mut self.streams[stream.index()];
+            q.events.retain(|e| e.seq > last);
+            q.pending_gap = match q.pending_gap {
+                Some((_, to)) if to <= last => None,
+                Some((from, to)) => Some((from.max(last + 1), to)),
+                None => None,
+            };
+        }
     }
 
     fn count_out(&mut self, stream: Option<StreamName>, bytes: usize) {
@@ -168,11 +213,18 @@ impl SessionOutbox {
     }
 
     /// The next message to send, if any: control first, then the oldest queued event across
-    /// streams (a pending `gap` right before its stream's next event), then pixel tiles.
+    /// streams (a pending `gap` right before its stream's next event), then pixel tiles. Once
+    /// closing: the control messages queued before the close, then the close, then nothing.
     pub fn pop(&mut self, pixels: &PixelStore) -> Option<Outgoing> {
         if let Some(bytes) = self.control.pop_front() {
             self.count_out(None, bytes.len());
             return Some(Outgoing::Text(bytes));
+        }
+        if self.closing {
+            return self
+                .close
+                .take()
+                .map(|(code, reason)| Outgoing::Close { code, reason });
         }
         let next = self
             .streams
@@ -197,7 +249,12 @@ impl SessionOutbox {
                 self.count_out(None, bytes.len());
                 return Some(Outgoing::Text(bytes));
             }
-            if let Some(event) = queue.events.pop_front() {
+            if let Some(mut event) = queue.events.pop_front() {
+                if event.stale
+                    && let Some(first) = event.first_seq
+                {
+                    event = reencode_with_first_seq(stream, &event, first);
+                }
                 self.count_out(Some(stream), event.bytes.len());
                 return Some(Outgoing::Text(event.bytes));
             }
@@ -208,9 +265,6 @@ impl SessionOutbox {
         if let Some(tile) = self.pending_tiles.pop_front() {
             self.count_out(Some(StreamName::Pixels), tile.len());
             return Some(Outgoing::Binary(tile));
-        }
-        if let Some((code, reason)) = self.close.take() {
-            return Some(Outgoing::Close { code, reason });
         }
         None
     }
@@ -228,6 +282,7 @@ fn reencode_with_first_seq(stream: StreamName, event: &QueuedEvent, first: u64) 
         seq: event.seq,
         first_seq: Some(first),
         frame: event.frame,
+        stale: false,
         bytes: encode_event_raw(
             stream,
             event.seq,
@@ -298,6 +353,7 @@ fn merge_coalesced(stream: StreamName, events: &mut VecDeque<QueuedEvent>) -> Qu
         seq,
         first_seq: Some(first),
         frame,
+        stale: false,
         bytes: encode_event_raw(
             stream,
             seq,

@@ -167,17 +167,13 @@ impl PixelCursor {
     }
 
     /// The client drew `frame`: it and every frame sent before it leave the window. Frames
-    /// are matched in the order they were sent (score frame numbers repeat when a movie loops),
-    /// and an ack that matches nothing still frees the oldest slot, so a confused client cannot
-    /// wedge its own stream.
+    /// are matched in the order they were sent (score frame numbers repeat when a movie loops).
+    /// An ack that matches nothing outstanding is ignored (protocol §11.2) — a stale or
+    /// duplicated ack must not free a slot of a frame the client has not drawn; a client that
+    /// lost track re-subscribes to `pixels` for a keyframe.
     pub fn ack(&mut self, frame: u32) {
-        match self.unacked.iter().position(|f| *f == frame) {
-            Some(i) => {
-                self.unacked.drain(..=i);
-            }
-            None => {
-                self.unacked.pop_front();
-            }
+        if let Some(i) = self.unacked.iter().position(|f| *f == frame) {
+            self.unacked.drain(..=i);
         }
     }
 

@@ -218,8 +218,10 @@ impl Publisher {
                     let snapshot = stage.get_or_insert_with(|| {
                         let mut s = provider.stage();
                         let seqs = self.hub.seqs();
+                        // Every event stream; `pixels` carries no seq (protocol §5.6, §6.2).
                         s.seqs = StreamName::ALL
                             .iter()
+                            .filter(|n| **n != StreamName::Pixels)
                             .map(|n| (n.as_str().to_owned(), seqs[n.index()]))
                             .collect();
                         s

@@ -63,6 +63,8 @@ pub struct Session {
     next_ping: Instant,
     rate_window_start: Instant,
     rate_count: u32,
+    /// Whether this rate window already sent its one `rate_limited` error.
+    rate_error_sent: bool,
 }
 
 impl Session {
@@ -80,6 +82,7 @@ impl Session {
             last_inbound: now,
             rate_window_start: now,
             rate_count: 0,
+            rate_error_sent: false,
         }
     }
 
@@ -117,38 +120,59 @@ impl Session {
         }
         let now = Instant::now();
         self.last_inbound = now;
-        {
+        let closing = {
             let mut outbox = self.shared.outbox.lock();
             outbox.stats.messages_in += 1;
             outbox.stats.bytes_in += payload.len() as u64;
-        }
+            outbox.is_closing()
+        };
         self.hub.stats().messages_in.fetch_add(1, Relaxed);
         self.hub
             .stats()
             .bytes_in
             .fetch_add(payload.len() as u64, Relaxed);
+        if closing {
+            // Closed from outside (replaced, shutdown): the close is on its way.
+            return Flow::Closing;
+        }
         if payload.len() > self.max_message() {
             return self.frame_too_large(payload.len());
         }
         if now.duration_since(self.rate_window_start) >= Duration::from_secs(1) {
             self.rate_window_start = now;
             self.rate_count = 0;
+            self.rate_error_sent = false;
         }
-        self.rate_count += 1;
+        self.rate_count = self.rate_count.saturating_add(1);
         let limited = self.rate_count > self.hub.config().rate_limit_per_sec;
 
         let decoded = if stagelink_contracts::framing::is_json(payload) {
             decode_client(payload)
         } else {
+            // §2.2: an empty local-socket payload is `invalid_field`; §11, §14: a binary
+            // message where none is expected is `unknown_type`.
+            let (code, message) = if payload.is_empty() {
+                (ErrorCode::InvalidField, "an empty message")
+            } else {
+                (
+                    ErrorCode::UnknownType,
+                    "clients may not send binary messages",
+                )
+            };
             Err(stagelink_contracts::DecodeError {
-                code: ErrorCode::InvalidField,
-                message: "clients may not send binary messages".into(),
+                code,
+                message: message.into(),
                 message_type: None,
                 id: None,
             })
         };
         match (self.state, decoded) {
             (State::AwaitingHello, Ok(ClientMessage::Hello(hello))) => self.hello(hello),
+            // §3: a malformed `hello` is non-fatal; the session stays unidentified.
+            (State::AwaitingHello, Err(e)) if e.message_type.as_deref() == Some("hello") => {
+                self.shared.push_error(e.code, e.message);
+                Flow::Continue
+            }
             (State::AwaitingHello, Ok(other)) => self.fail(
                 ErrorCode::NotIdentified,
                 format!(
@@ -160,8 +184,17 @@ impl Session {
                 ErrorCode::NotIdentified,
                 format!("the first message must be a valid `hello` ({e})"),
             ),
-            (State::Ready(role), Ok(msg)) if limited => {
-                self.rate_limited(role, msg);
+            (State::Ready(_), Ok(msg)) if limited => {
+                let (ty, id) = match &msg {
+                    ClientMessage::Command(c) => (Some("command"), Some(c.id)),
+                    ClientMessage::Request(r) => (Some("request"), Some(r.id)),
+                    _ => (None, None),
+                };
+                self.rate_limited(ty, id);
+                Flow::Continue
+            }
+            (State::Ready(_), Err(e)) if limited => {
+                self.rate_limited(e.message_type.as_deref(), e.id);
                 Flow::Continue
             }
             (State::Ready(role), Ok(msg)) => self.ready(role, msg),
@@ -187,6 +220,8 @@ impl Session {
                 if matches!(out, Outgoing::Close { .. }) {
                     self.state = State::Closed;
                 }
+                // §12: heartbeats are for sessions the server has sent nothing to.
+                self.next_ping = Instant::now() + heartbeat;
                 return out;
             }
             if self.state == State::Closed {
@@ -248,10 +283,13 @@ impl Session {
             );
         }
         if hello.role == Role::Host && !config.auth.accept_hosts {
-            return self.fail(
-                ErrorCode::AuthFailed,
-                "this server does not accept `host` sessions (only a relay does)".into(),
+            // §15: a player answers `role: host` with `invalid_field`; like any malformed
+            // `hello` (§3) it is not fatal and the session stays unidentified.
+            self.shared.push_error(
+                ErrorCode::InvalidField,
+                "this server does not accept `host` sessions (only a relay does)",
             );
+            return Flow::Continue;
         }
         let role = if self.info.trusted && hello.role != Role::Host {
             Some(hello.role)
@@ -307,7 +345,13 @@ impl Session {
             }
             ClientMessage::Subscribe(s) => self.subscribe(&s.streams, s.snapshot),
             ClientMessage::Unsubscribe(u) => {
-                let (mask, _) = self.parse_streams(&u.streams);
+                let (mask, unknown) = self.parse_streams(&u.streams);
+                if !unknown.is_empty() {
+                    self.shared.push_error(
+                        ErrorCode::UnknownStream,
+                        format!("no such stream: {}", unknown.join(", ")),
+                    );
+                }
                 self.shared.subscribed.fetch_and(!mask, Relaxed);
                 let mut outbox = self.shared.outbox.lock();
                 for s in StreamName::ALL {
@@ -363,8 +407,12 @@ impl Session {
         }
         let already = self.shared.subscribed.load(Relaxed);
         let new = mask & !already;
-        if new & bit(StreamName::Pixels) != 0 {
-            self.shared.outbox.lock().pixels.subscribe();
+        if mask & bit(StreamName::Pixels) != 0 {
+            // Subscribing to pixels, again or for the first time, makes the next pixel frame a
+            // keyframe (§5.3, §11.2); the rest of a frame in progress is dropped.
+            let mut outbox = self.shared.outbox.lock();
+            outbox.clear_stream(StreamName::Pixels);
+            outbox.pixels.subscribe();
         }
         if snapshot {
             // The new streams go live only with the snapshot, at a tick boundary, so the
@@ -455,35 +503,40 @@ impl Session {
         }
     }
 
-    fn rate_limited(&mut self, role: Role, msg: ClientMessage) {
+    /// §7.6: an over-limit command is acked `rejected`, an over-limit request answered
+    /// `ok:false` (both when their id is readable, even if malformed), and anything else is
+    /// dropped with at most one `rate_limited` error per second.
+    fn rate_limited(&mut self, message_type: Option<&str>, id: Option<u64>) {
         let limit = self.hub.config().rate_limit_per_sec;
         let text = format!("more than {limit} messages per second; message dropped");
-        match msg {
-            ClientMessage::Command(c) => {
-                let _ = role;
+        match (message_type, id) {
+            (Some("command"), Some(id)) => {
                 self.shared
-                    .push_ack(Ack::rejected(c.id, ErrorCode::RateLimited, text));
+                    .push_ack(Ack::rejected(id, ErrorCode::RateLimited, text));
                 self.hub
                     .stats()
                     .record_command(stagelink_contracts::AckStatus::Rejected);
             }
-            ClientMessage::Request(r) => {
+            (Some("request"), Some(id)) => {
                 self.shared.push_message(&ServerMessage::Response(Response {
-                    id: r.id,
+                    id,
                     ok: false,
                     data: None,
                     error: Some(ErrorBody::new(ErrorCode::RateLimited, text)),
                 }))
             }
-            _ => self.shared.push_error(ErrorCode::RateLimited, text),
+            _ if !self.rate_error_sent => {
+                self.rate_error_sent = true;
+                self.shared.push_error(ErrorCode::RateLimited, text);
+            }
+            _ => {}
         }
     }
 
     fn malformed(&mut self, e: stagelink_contracts::DecodeError) {
-        let mut error = ErrorMessage::new(e.code, e.message.clone());
-        error.id = e.id;
-        self.shared.push_message(&ServerMessage::Error(error));
-        // Every command gets exactly one ack, even a malformed one whose id we could read.
+        // Every command gets exactly one ack, even a malformed one whose id we could read, and
+        // every such request one response — and nothing else: `error.id` is only for messages
+        // not answered by an `ack` or `response` (§5.13, §18.4).
         match (e.message_type.as_deref(), e.id) {
             (Some("command"), Some(id)) => {
                 self.shared.push_ack(Ack::rejected(id, e.code, e.message));
@@ -499,7 +552,11 @@ impl Session {
                     error: Some(ErrorBody::new(e.code, e.message)),
                 }))
             }
-            _ => {}
+            _ => {
+                let mut error = ErrorMessage::new(e.code, e.message);
+                error.id = e.id;
+                self.shared.push_message(&ServerMessage::Error(error));
+            }
         }
     }
 }
