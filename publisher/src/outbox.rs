@@ -45,6 +45,11 @@ struct StreamQueue {
     events: VecDeque<QueuedEvent>,
     /// Fifo seqs dropped and not yet reported; a `gap` goes out before the next event.
     pending_gap: Option<(u64, u64)>,
+    /// The last seq the session's latest snapshot covered. A relay gets a host's answer to its
+    /// `stage` request ahead of events the host queued before answering, so events at or
+    /// below it can arrive after the snapshot was delivered; they are dropped (the snapshot
+    /// holds their state), never sent after it (§9). Reset with the stream's queue.
+    covered: u64,
 }
 
 /// The per-session outbox. Lives behind the session's mutex; the hub pushes, the transport pops.
@@ -127,6 +132,9 @@ impl SessionOutbox {
         if self.closing {
             return;
         }
+        if seq <= self.streams[stream.index()].covered {
+            return;
+        }
         let order = self.next_order;
         self.next_order += 1;
         let capacity = self.capacity;
@@ -182,6 +190,7 @@ impl SessionOutbox {
         let q = &mut self.streams[stream.index()];
         q.events.clear();
         q.pending_gap = None;
+        q.covered = 0;
         if stream == StreamName::Pixels {
             self.pending_tiles.clear();
         }
@@ -189,13 +198,15 @@ impl SessionOutbox {
 
     /// Discards queued events (and dropped ranges) a snapshot already covers: per stream,
     /// everything with `seq <= seqs[stream]`. Protocol §9: events of `s` with `seq <= N` queued
-    /// when the snapshot was taken are sent before it or discarded, never after it.
+    /// when the snapshot was taken are sent before it or discarded, never after it — nor those
+    /// that arrive later (see `StreamQueue::covered`).
     pub(crate) fn discard_through(&mut self, seqs: &std::collections::BTreeMap<String, u64>) {
         for (name, &last) in seqs {
             let Some(stream) = StreamName::parse(name) else {
                 continue;
             };
             let q = &mut self.streams[stream.index()];
+            q.covered = last;
             q.events.retain(|e| e.seq > last);
             q.pending_gap = match q.pending_gap {
                 Some((_, to)) if to <= last => None,
