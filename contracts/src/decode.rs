@@ -89,6 +89,14 @@ fn diagnose<T: DeserializeOwned>(
             ErrorCode::UnknownType,
             format!("unknown message type `{ty}`"),
         )
+    } else if let Some(kind) = unknown_command_kind(&ty, &value) {
+        DecodeError::new(
+            ErrorCode::UnknownCommand,
+            format!(
+                "unknown command kind `{kind}`; known: {}",
+                crate::Command::KINDS.join(", ")
+            ),
+        )
     } else if let Err((path, e)) = body::check(&ty, &value) {
         field_error(&ty, &path, &e)
     } else {
@@ -101,6 +109,22 @@ fn diagnose<T: DeserializeOwned>(
     error.message_type = Some(ty);
     error.id = id;
     error
+}
+
+/// A `command` whose `command.kind` is a string naming no command (nested batches included):
+/// that is `unknown_command`, not a malformed field.
+fn unknown_command_kind(ty: &str, value: &serde_json::Value) -> Option<String> {
+    fn find(command: &serde_json::Value) -> Option<String> {
+        let kind = command.get("kind")?.as_str()?;
+        if !crate::Command::KINDS.contains(&kind) {
+            return Some(kind.to_owned());
+        }
+        command.get("commands")?.as_array()?.iter().find_map(find)
+    }
+    if ty != "command" {
+        return None;
+    }
+    find(value.get("command")?)
 }
 
 /// Deserializes a message's body as its own struct, so that the error carries the path of the

@@ -235,7 +235,7 @@ fn an_invalid_field_is_named() {
     assert_eq!(e.message_type.as_deref(), Some("hello"));
 
     let e = client_err(r#"{"type":"command","id":10,"command":{"kind":"dance"}}"#);
-    assert_eq!(e.code, ErrorCode::InvalidField);
+    assert_eq!(e.code, ErrorCode::UnknownCommand);
     assert_mentions(&e, &["dance", "kind"]);
     assert_eq!(
         (e.message_type.as_deref(), e.id),

@@ -12,11 +12,13 @@ use stagelink_contracts::pixels::*;
 use stagelink_contracts::*;
 use tokio_util::codec::Decoder;
 
-const DECODE_CODES: [ErrorCode; 4] = [
+const DECODE_CODES: [ErrorCode; 5] = [
     ErrorCode::BadJson,
     ErrorCode::UnknownType,
     ErrorCode::MissingField,
     ErrorCode::InvalidField,
+    // A `command` naming a kind that does not exist.
+    ErrorCode::UnknownCommand,
 ];
 
 /// Both decoders on `bytes`: each is `Ok` or a decode error with a decode code, and when the
@@ -308,7 +310,11 @@ proptest! {
         if let Err(e) = decode_client(&bytes) {
             prop_assert_eq!(e.id, m["id"].as_u64());
             prop_assert_eq!(e.message_type.as_deref(), Some("command"));
-            prop_assert!(e.code == ErrorCode::MissingField || e.code == ErrorCode::InvalidField, "{:?}", e);
+            prop_assert!(
+                matches!(e.code, ErrorCode::MissingField | ErrorCode::InvalidField | ErrorCode::UnknownCommand),
+                "{:?}",
+                e
+            );
         }
     }
 
