@@ -91,6 +91,16 @@ impl Session {
         self.shared.id
     }
 
+    /// Sends this session alone a `notice` (the relay tells a client that joins a project
+    /// without a live host: `host_left`).
+    pub fn notice(&self, code: ErrorCode, message: impl Into<String>) {
+        self.shared
+            .push_message(&ServerMessage::Notice(stagelink_contracts::Notice {
+                code,
+                message: message.into(),
+            }));
+    }
+
     /// The role, once identified.
     pub fn role(&self) -> Option<Role> {
         match self.state {
