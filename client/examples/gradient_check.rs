@@ -88,7 +88,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
         }
-        println!("frame {}: all {}x{} pixels exact", frame.frame, frame.width, frame.height);
+        println!(
+            "frame {}: all {}x{} pixels exact",
+            frame.frame, frame.width, frame.height
+        );
         verified += 1;
     }
     let ack = client
