@@ -355,6 +355,10 @@ async function main() {
     await page.evaluate(() => window.StagelinkViewer.select(null));
     await page.click('#pause');
     await waitFor('/healthz playing:false', async () => (await healthz(base)).playing === false);
+    // Compare on a frame with no transition in progress (the viewer's sprite view does not draw
+    // transitions; the renderer does): the demo's frame 60.
+    await page.evaluate(() => { const s = document.getElementById('frame-slider'); s.value = '60'; s.dispatchEvent(new Event('change', { bubbles: true })); });
+    await waitFor('/healthz frame 60', async () => (await healthz(base)).frame === 60);
     await waitFor('the pixel frame of the paused frame', async () => {
       const st = await vstate(page);
       return st.pixels.frame === st.movie.frame && st.movie.playing === false;
