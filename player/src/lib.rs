@@ -22,6 +22,9 @@
 //! - [`custom`] — [`CustomHandlers`]: commands registered by name (`echo`, `sprite_count`, …).
 //! - [`publish`] — [`Change`], the sprite diff, [`publish_tick`] driving a real publisher, and
 //!   the `SnapshotProvider` that answers `movie_state`, `stage` and `project`.
+//! - [`mirror`] — mirror mode: [`mirror::MirroredEngine`] follows a remote session through
+//!   the client's `Mirror` (snapshot, then frame by frame) instead of ticking, and
+//!   [`mirror::follow`] drives it, optionally republishing to local listeners.
 //! - [`runner`] — the tick thread: [`runner::spawn`]`(engine, publisher, fps)`.
 //! - [`file`] — movie files (the `project` document) with path-naming errors.
 //! - [`media`] — base64 and PNG for bitmaps in files.
@@ -56,6 +59,7 @@ pub mod file;
 pub mod film_loop;
 pub mod media;
 pub mod member;
+pub mod mirror;
 pub mod movie;
 pub mod props;
 pub mod publish;

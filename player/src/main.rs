@@ -1,33 +1,55 @@
-//! `stagelink-player`: plays a movie and hosts it as a live Stagelink session.
+//! `stagelink-player`: plays a movie and hosts it as a live Stagelink session — on local
+//! listeners, through a relay, or as a mirror of another session.
 //!
 //! ```text
 //! stagelink-player [--movie FILE] [--ws 127.0.0.1:61699] [--project demo] [--token T] …
+//! stagelink-player --relay ws://relay:61700/ws --project demo --host-token H [--takeover] …
+//! stagelink-player --mirror ws://host:61699/ws --token T [--project P] [--ws ADDR] …
 //! ```
 //!
 //! Startup prints, one per line on stdout (tests parse them; logs go to stderr):
-//! `viewer: http://ADDR/?token=TOKEN`, `websocket: ws://ADDR/ws`, `socket: PATH` (or
-//! `socket: off`), `renderer: …`, then `ready`. Ctrl-C or SIGTERM: every client gets `bye`,
-//! the servers stop, the engine stops, exit 0.
+//! `viewer: http://ADDR/?token=TOKEN` (or `viewer: off`), `websocket: ws://ADDR/ws` (or
+//! `websocket: off`), `socket: PATH` (or `socket: off`), `renderer: …`; then, publishing to a
+//! relay, `relay: URL project NAME` once the relay accepted the project; mirroring,
+//! `mirror: URL` once synchronised; then `ready`. Ctrl-C or SIGTERM: every client gets `bye`,
+//! the servers stop, the engine stops, exit 0. A relay or a remote host that refuses us for a
+//! reason retrying cannot fix (`auth_failed`, `project_taken`, `session_replaced`) ends the
+//! process with a non-zero status and the reason on stderr.
 //!
 //! The engine runs on its own thread at the movie's tempo and only ever touches the
-//! Publisher, so nothing on the network can slow it down.
+//! Publisher, so nothing on the network can slow it down. A mirror's engine does not tick at
+//! all: the remote host's frames move it.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::{Parser, ValueEnum};
+use stagelink_client::{Client, ClientConfig, Mirror};
+use stagelink_contracts::Role;
 use stagelink_host_pipe::PipeServer;
+use stagelink_host_ws::uplink::{UplinkConfig, UplinkState, run_uplink};
 use stagelink_host_ws::{TlsFiles, WsConfig, WsServer};
+use stagelink_player::mirror::{self, LocalOutput, MirroredEngine, SharedMirror};
 use stagelink_player::render::{self, Renderer, RendererKind};
 use stagelink_player::runner::{self, RunnerConfig};
 use stagelink_player::{CustomHandlers, Engine, demo, file};
 use stagelink_publisher::{AuthConfig, Hub, HubConfig, Publisher};
+use tokio::sync::watch;
+
+/// The project name when `--project` is not given (host and relay modes).
+const DEFAULT_PROJECT: &str = "demo";
 
 /// Plays a Director-like movie and hosts it as a live Stagelink session: a WebSocket host with
 /// the browser viewer, and a local socket for tools on this machine.
+///
+/// With --relay URL it also publishes the session to a relay (the local listeners stay on
+/// unless --no-ws / --no-pipe turn them off). With --mirror URL it plays nothing itself: it
+/// follows another session frame by frame, and serves the mirrored stage only on the
+/// listeners you ask for with --ws / --pipe.
 #[derive(Debug, Parser)]
 #[command(name = "stagelink-player", version, about, long_about = None)]
 struct Args {
@@ -36,27 +58,63 @@ struct Args {
     #[arg(long, value_name = "FILE", env = "STAGELINK_MOVIE")]
     movie: Option<PathBuf>,
 
-    /// Address of the WebSocket host and the browser viewer. Keep it on loopback unless you
-    /// use tokens and TLS.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        env = "STAGELINK_WS",
-        default_value = "127.0.0.1:61699"
-    )]
-    ws: SocketAddr,
+    /// Address of the WebSocket host and the browser viewer [default: 127.0.0.1:61699; with
+    /// --mirror, no WebSocket host unless given]. Keep it on loopback unless you use tokens
+    /// and TLS.
+    #[arg(long, value_name = "ADDR", env = "STAGELINK_WS")]
+    ws: Option<SocketAddr>,
 
-    /// Project name that clients see (and may name in `hello.project`).
+    /// Do not open the WebSocket host (with --relay: publish to the relay only).
+    #[arg(long, conflicts_with_all = ["ws", "tls_cert", "allow_origin"])]
+    no_ws: bool,
+
+    /// Project name that clients see (and may name in `hello.project`) [default: demo]. With
+    /// --relay, the project published there; with --mirror, the project asked for (a relay
+    /// needs it).
+    #[arg(long, value_name = "NAME", env = "STAGELINK_PROJECT")]
+    project: Option<String>,
+
+    /// Publish the session to this relay too, e.g. ws://relay.example:61700/ws. The player
+    /// connects out, says `ready` once the relay accepted the project, and reconnects by
+    /// itself when the connection drops; a refusal retrying cannot fix (auth_failed,
+    /// project_taken, session_replaced) ends it with a non-zero status.
     #[arg(
         long,
-        value_name = "NAME",
-        env = "STAGELINK_PROJECT",
-        default_value = "demo"
+        value_name = "URL",
+        env = "STAGELINK_RELAY_URL",
+        conflicts_with = "mirror"
     )]
-    project: String,
+    relay: Option<String>,
+
+    /// The relay's host token for the project (--relay).
+    #[arg(
+        long,
+        value_name = "T",
+        env = "STAGELINK_HOST_TOKEN",
+        hide_env_values = true
+    )]
+    host_token: Option<String>,
+
+    /// Replace a live host of the same project on the relay (needs the host token).
+    #[arg(long, requires = "relay")]
+    takeover: bool,
+
+    /// Mirror another session instead of playing a movie: ws://HOST:PORT/ws, wss://…,
+    /// pipe:///path.sock, or a relay's URL with --project. The local engine follows the
+    /// remote frames (it does not tick by itself), resynchronising after every gap or
+    /// reconnect. --token is then the remote session's token; --movie and --fps do not apply.
+    #[arg(long, value_name = "URL", env = "STAGELINK_MIRROR")]
+    mirror: Option<String>,
+
+    /// With --mirror: connect as a controller (the remote --token must grant it), so commands
+    /// from the mirror's own listeners reach the remote host. Without it the mirror is an
+    /// observer and forwarded commands are refused with `forbidden`.
+    #[arg(long, requires = "mirror")]
+    control: bool,
 
     /// Controller token. A random one is generated (and printed in the viewer URL) when
-    /// neither this nor STAGELINK_TOKEN is given.
+    /// neither this nor STAGELINK_TOKEN is given. With --mirror: the remote session's token
+    /// (the mirror's own listeners get a random one).
     #[arg(
         long,
         value_name = "T",
@@ -75,7 +133,7 @@ struct Args {
     observer_token: Option<String>,
 
     /// Accept every client without a token. Refused unless --ws is a loopback address.
-    #[arg(long, conflicts_with_all = ["token", "observer_token"])]
+    #[arg(long, conflicts_with = "observer_token")]
     no_auth: bool,
 
     /// A browser origin allowed to open the WebSocket besides the viewer's own (exact match,
@@ -153,18 +211,61 @@ impl From<RendererArg> for RendererKind {
     }
 }
 
-/// What the process does. Only `Host` exists yet; `--relay URL` (publish to a relay instead of
-/// listening) and `--mirror URL` (play a remote project as a client) become modes here, each
-/// with its own `run_*` that reuses [`load_engine`] and [`auth`] as it needs.
+/// What the process does; each mode has its own `run_*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
     /// Play a movie and serve it over WebSocket and the local socket.
     Host,
+    /// As `Host`, and publish the session to a relay (`--relay URL`).
+    Relay { url: String },
+    /// Follow a remote session (`--mirror URL`).
+    Mirror { url: String },
 }
 
 impl Mode {
-    fn of(_args: &Args) -> Mode {
-        Mode::Host
+    fn of(args: &Args) -> Mode {
+        match (&args.mirror, &args.relay) {
+            (Some(url), _) => Mode::Mirror { url: url.clone() },
+            (None, Some(url)) => Mode::Relay { url: url.clone() },
+            (None, None) => Mode::Host,
+        }
+    }
+}
+
+impl Args {
+    /// The WebSocket host's address, `None` when there is none: the default one unless
+    /// `--no-ws`, but a mirror listens only where `--ws` says.
+    fn ws_addr(&self) -> Option<SocketAddr> {
+        if self.no_ws {
+            return None;
+        }
+        match (&self.ws, &self.mirror) {
+            (Some(addr), _) => Some(*addr),
+            (None, Some(_)) => None,
+            (None, None) => Some(SocketAddr::from((
+                [127, 0, 0, 1],
+                stagelink_host_ws::DEFAULT_PORT,
+            ))),
+        }
+    }
+
+    /// The local socket's path, `None` when there is none: the default one unless
+    /// `--no-pipe`, but a mirror opens one only where `--pipe` says (the default path is
+    /// the project's, which its host is likely to hold).
+    fn pipe_path(&self) -> Option<PathBuf> {
+        if self.no_pipe {
+            return None;
+        }
+        match (&self.pipe, &self.mirror) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some(stagelink_host_pipe::default_socket_path(self.project())),
+        }
+    }
+
+    /// The project this player hosts or publishes.
+    fn project(&self) -> &str {
+        self.project.as_deref().unwrap_or(DEFAULT_PROJECT)
     }
 }
 
@@ -212,6 +313,8 @@ fn init_logging(level: Option<&str>) {
 async fn run(args: Args) -> anyhow::Result<()> {
     match Mode::of(&args) {
         Mode::Host => run_host(args).await,
+        Mode::Relay { url } => run_relay(args, url).await,
+        Mode::Mirror { url } => run_mirror(args, url).await,
     }
 }
 
@@ -225,16 +328,22 @@ fn load_engine(movie: Option<&PathBuf>) -> anyhow::Result<Engine> {
 }
 
 /// The hub's tokens, and the controller token to print in the viewer URL (`None` with
-/// `--no-auth`).
+/// `--no-auth`). A mirror's `--token` is the remote session's, so its own listeners get a
+/// random one.
 fn auth(args: &Args) -> anyhow::Result<(AuthConfig, Option<String>)> {
+    let mirroring = args.mirror.is_some();
     if args.no_auth {
-        stagelink_host_ws::check_no_auth(&[args.ws])?;
+        if args.token.is_some() && !mirroring {
+            bail!("--no-auth and --token contradict each other: pick one");
+        }
+        let listeners: Vec<SocketAddr> = args.ws_addr().into_iter().collect();
+        stagelink_host_ws::check_no_auth(&listeners)?;
         return Ok((AuthConfig::open(), None));
     }
     let token = match &args.token {
         Some(t) if t.is_empty() => bail!("--token must not be empty"),
-        Some(t) => t.clone(),
-        None => random_token(),
+        Some(t) if !mirroring => t.clone(),
+        _ => random_token(),
     };
     let auth = AuthConfig {
         controller_token: Some(token.clone()),
@@ -271,109 +380,331 @@ fn start_renderer(
     }
 }
 
-async fn run_host(args: Args) -> anyhow::Result<()> {
-    let engine = load_engine(args.movie.as_ref())?;
-    let (auth, token) = auth(&args)?;
-    let kind = RendererKind::from(args.renderer);
+/// The local side of a session: the hub and whichever listeners the flags ask for.
+struct Listeners {
+    hub: Hub,
+    ws: Option<WsServer>,
+    pipe: Option<PipeServer>,
+    /// The controller token for the viewer URL (`None` with `--no-auth`).
+    token: Option<String>,
+}
+
+impl Listeners {
+    /// Opens the hub for `project` and the listeners of `args`.
+    fn open(args: &Args, project: &str, capabilities: Vec<String>) -> anyhow::Result<Self> {
+        let (auth, token) = auth(args)?;
+        let hub = Hub::new(HubConfig {
+            project: project.to_owned(),
+            server_name: "stagelink-player".into(),
+            server_version: env!("CARGO_PKG_VERSION").into(),
+            auth,
+            capabilities,
+            ..HubConfig::default()
+        });
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        let ws = match args.ws_addr() {
+            Some(addr) => Some(
+                stagelink_host_ws::serve(
+                    hub.clone(),
+                    WsConfig {
+                        addr,
+                        allow_origins: args.allow_origin.clone(),
+                        tls,
+                        viewer: true,
+                    },
+                )
+                .context("cannot start the WebSocket host")?,
+            ),
+            None => None,
+        };
+        let pipe = match args.pipe_path() {
+            Some(path) => Some(
+                stagelink_host_pipe::serve(hub.clone(), path)
+                    .context("cannot open the local socket")?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            hub,
+            ws,
+            pipe,
+            token,
+        })
+    }
+
+    /// Every client gets `bye`, then the listeners stop.
+    async fn shutdown(self) {
+        shutdown(self.hub, self.ws, self.pipe).await;
+    }
+}
+
+/// The capabilities a hub announces for this engine and renderer.
+fn capabilities(engine: &Engine, renderer: RendererKind) -> Vec<String> {
     let mut capabilities = vec!["commands".to_owned(), "snapshots".to_owned()];
-    if kind != RendererKind::Off {
+    if renderer != RendererKind::Off {
         capabilities.push("pixels".into());
     }
     if !engine.handlers().is_empty() {
         capabilities.push("custom".into());
     }
-    let hub = Hub::new(HubConfig {
-        project: args.project.clone(),
-        server_name: "stagelink-player".into(),
-        server_version: env!("CARGO_PKG_VERSION").into(),
-        auth,
-        capabilities,
-        ..HubConfig::default()
-    });
+    capabilities
+}
 
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-        }),
-        _ => None,
-    };
-    let ws = stagelink_host_ws::serve(
-        hub.clone(),
-        WsConfig {
-            addr: args.ws,
-            allow_origins: args.allow_origin.clone(),
-            tls,
-            viewer: true,
-        },
-    )
-    .context("cannot start the WebSocket host")?;
-    let pipe = if args.no_pipe {
-        None
-    } else {
-        let path = args
-            .pipe
-            .clone()
-            .unwrap_or_else(|| stagelink_host_pipe::default_socket_path(&args.project));
-        Some(
-            stagelink_host_pipe::serve(hub.clone(), path)
-                .context("cannot open the local socket")?,
-        )
-    };
+/// A playing engine and its local listeners (host and relay modes).
+struct Playing {
+    listeners: Listeners,
+    runner: runner::RunnerHandle,
+    renderer_name: String,
+}
 
-    let (renderer, renderer_name) = start_renderer(kind, &hub)?;
+/// Loads the movie, opens the listeners, starts the renderer and the engine thread.
+fn start_playing(args: &Args) -> anyhow::Result<Playing> {
+    let engine = load_engine(args.movie.as_ref())?;
+    let kind = RendererKind::from(args.renderer);
+    let listeners = Listeners::open(args, args.project(), capabilities(&engine, kind))?;
+    let (renderer, renderer_name) = start_renderer(kind, &listeners.hub)?;
     let runner = runner::spawn_with(
         engine,
-        Publisher::new(hub.clone()),
+        Publisher::new(listeners.hub.clone()),
         RunnerConfig {
             fps: args.fps,
             renderer,
         },
     )
     .context("cannot start the engine thread")?;
+    Ok(Playing {
+        listeners,
+        runner,
+        renderer_name,
+    })
+}
 
+async fn run_host(args: Args) -> anyhow::Result<()> {
+    if args.no_ws && args.no_pipe {
+        bail!("--no-ws and --no-pipe leave nothing to serve: drop one, or add --relay URL");
+    }
+    let playing = start_playing(&args)?;
     let signals = ShutdownSignal::install()?;
-    print_ready(&ws, pipe.as_ref(), token.as_deref(), &renderer_name)?;
+    print_listeners(&playing.listeners, &playing.renderer_name)?;
+    print_line("ready")?;
     signals.wait().await;
     tracing::info!("shutting down");
-    shutdown(hub, ws, pipe).await;
-    runner.stop();
+    playing.listeners.shutdown().await;
+    playing.runner.stop();
     Ok(())
 }
 
-/// The startup lines tests and users read.
-fn print_ready(
-    ws: &WsServer,
-    pipe: Option<&PipeServer>,
-    token: Option<&str>,
-    renderer: &str,
-) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let viewer = match token {
-        Some(t) => format!("{}?token={t}", ws.http_url()),
-        None => ws.http_url(),
+/// `--relay URL`: play as in host mode and publish the session to the relay.
+async fn run_relay(args: Args, url: String) -> anyhow::Result<()> {
+    let playing = start_playing(&args)?;
+    let signals = ShutdownSignal::install()?;
+    let project = args.project().to_owned();
+    let (state_tx, mut state) = watch::channel(UplinkState::Connecting);
+    let (stop_uplink, stop_rx) = watch::channel(false);
+    let uplink = tokio::spawn(run_uplink(
+        playing.listeners.hub.clone(),
+        UplinkConfig {
+            url: url.clone(),
+            project: project.clone(),
+            host_token: args.host_token.clone(),
+            takeover: args.takeover,
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        state_tx,
+        stop_rx,
+    ));
+    print_listeners(&playing.listeners, &playing.renderer_name)?;
+    tracing::info!(%url, %project, "relay: connecting");
+
+    let signal = signals.wait();
+    tokio::pin!(signal);
+    // `ready` once the relay accepted the project; until then and after, every change of the
+    // uplink's state is logged, and a refusal for good ends the process.
+    let mut announced = false;
+    let outcome: anyhow::Result<()> = loop {
+        let now = state.borrow_and_update().clone();
+        match now {
+            UplinkState::Connected => {
+                if announced {
+                    tracing::info!(%url, "relay: connected again");
+                } else {
+                    print_line(&format!("relay: {url} project {project}"))?;
+                    print_line("ready")?;
+                    announced = true;
+                }
+            }
+            UplinkState::Retrying(why) => {
+                tracing::warn!(%why, "relay: connection lost; retrying");
+            }
+            UplinkState::Stopped(why) => {
+                break Err(anyhow!(
+                    "the relay at {url} refused project {project}: {why}"
+                ));
+            }
+            UplinkState::Connecting => {}
+        }
+        tokio::select! {
+            changed = state.changed() => {
+                if changed.is_err() {
+                    break Err(anyhow!("the relay uplink ended unexpectedly"));
+                }
+            }
+            () = &mut signal => break Ok(()),
+        }
     };
-    writeln!(out, "viewer: {viewer}")?;
-    writeln!(out, "websocket: {}", ws.ws_url())?;
-    match pipe {
-        Some(p) => writeln!(out, "socket: {}", p.path().display())?,
-        None => writeln!(out, "socket: off")?,
+    tracing::info!("shutting down");
+    // `bye` goes to every session, the relay's included, before the uplink stops.
+    playing.listeners.shutdown().await;
+    let _ = stop_uplink.send(true);
+    if tokio::time::timeout(Duration::from_secs(2), uplink)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the relay uplink did not stop in time");
     }
-    writeln!(out, "renderer: {renderer}")?;
-    writeln!(out, "ready")?;
+    playing.runner.stop();
+    outcome
+}
+
+/// `--mirror URL`: follow a remote session; serve it on the listeners `--ws`/`--pipe` ask for.
+async fn run_mirror(args: Args, url: String) -> anyhow::Result<()> {
+    let config = ClientConfig {
+        token: args.token.clone(),
+        project: args.project.clone(),
+        role: if args.control {
+            Role::Controller
+        } else {
+            Role::Observer
+        },
+        client_name: "stagelink-player-mirror".into(),
+        client_version: env!("CARGO_PKG_VERSION").into(),
+        subscribe: ClientConfig::all_but_pixels(),
+        snapshot: true,
+        ..ClientConfig::new(url.clone())
+    };
+    let client = Client::connect(config)
+        .await
+        .with_context(|| format!("cannot mirror {url}"))?;
+    let project = client
+        .welcome()
+        .and_then(|w| w.project.clone())
+        .or_else(|| args.project.clone())
+        .unwrap_or_else(|| DEFAULT_PROJECT.to_owned());
+    let movie = match client.project().await {
+        Ok(document) => {
+            let (movie, problem) = mirror::movie_from_project(&document, &project);
+            if let Some(problem) = problem {
+                tracing::warn!(%problem, "the remote project is not a movie this player reads; mirroring the stage only");
+            }
+            movie
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot fetch the remote project; mirroring the stage only");
+            mirror::empty_movie(&project)
+        }
+    };
+    let engine = Engine::new(movie);
+
+    let serving = args.ws_addr().is_some() || args.pipe_path().is_some();
+    let (mut local, listeners, renderer_name) = if serving {
+        let kind = RendererKind::from(args.renderer);
+        let listeners = Listeners::open(&args, &project, capabilities(&engine, kind))?;
+        let (renderer, name) = start_renderer(kind, &listeners.hub)?;
+        let local = LocalOutput {
+            publisher: Publisher::new(listeners.hub.clone()),
+            renderer,
+        };
+        (Some(local), Some(listeners), name)
+    } else {
+        (None, None, "off".to_owned())
+    };
+    let target = if serving {
+        MirroredEngine::republishing(engine)
+    } else {
+        MirroredEngine::new(engine)
+    };
+    let shared = SharedMirror::new(Mirror::new(target));
+
+    let signals = ShutdownSignal::install()?;
+    match &listeners {
+        Some(l) => print_listeners(l, &renderer_name)?,
+        None => {
+            for line in [
+                "viewer: off",
+                "websocket: off",
+                "socket: off",
+                "renderer: off",
+            ] {
+                print_line(line)?;
+            }
+        }
+    }
+    print_line(&format!("mirror: {url}"))?;
+    print_line("ready")?;
+
+    let outcome = mirror::follow(&client, &shared, local.as_mut(), signals.wait()).await;
+    tracing::info!("shutting down");
+    client.close().await;
+    if let Some(listeners) = listeners {
+        listeners.shutdown().await;
+    }
+    outcome.map_err(|e| anyhow!("the remote session at {url} ended: {e}"))
+}
+
+/// One line of the user-facing output, flushed at once (tests and supervisors read it live).
+fn print_line(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
     out.flush()?;
     Ok(())
 }
 
-/// Every client gets `bye` (and the fatal `shutdown`), then both servers stop.
-async fn shutdown(hub: Hub, ws: WsServer, pipe: Option<PipeServer>) {
+/// The startup lines about the local listeners and the renderer (`ready` comes separately).
+fn print_listeners(listeners: &Listeners, renderer: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match &listeners.ws {
+        Some(ws) => {
+            let viewer = match &listeners.token {
+                Some(t) => format!("{}?token={t}", ws.http_url()),
+                None => ws.http_url(),
+            };
+            writeln!(out, "viewer: {viewer}")?;
+            writeln!(out, "websocket: {}", ws.ws_url())?;
+        }
+        None => {
+            writeln!(out, "viewer: off")?;
+            writeln!(out, "websocket: off")?;
+        }
+    }
+    match &listeners.pipe {
+        Some(p) => writeln!(out, "socket: {}", p.path().display())?,
+        None => writeln!(out, "socket: off")?,
+    }
+    writeln!(out, "renderer: {renderer}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Every client gets `bye` (and the fatal `shutdown`), then the servers stop.
+async fn shutdown(hub: Hub, ws: Option<WsServer>, pipe: Option<PipeServer>) {
     hub.shutdown("the player is shutting down");
     let pipe = async {
         if let Some(p) = pipe {
             p.shutdown().await;
         }
     };
-    tokio::join!(ws.shutdown(), pipe);
+    let ws = async {
+        if let Some(w) = ws {
+            w.shutdown().await;
+        }
+    };
+    tokio::join!(ws, pipe);
 }
 
 /// Ctrl-C, or SIGTERM on Unix. Installed *before* `ready` is printed, so a supervisor that
@@ -425,8 +756,8 @@ mod tests {
     fn the_cli_is_well_formed_and_has_its_defaults() {
         Args::command().debug_assert();
         let args = Args::try_parse_from(["stagelink-player"]).unwrap();
-        assert_eq!(args.ws.to_string(), "127.0.0.1:61699");
-        assert_eq!(args.project, "demo");
+        assert_eq!(args.ws_addr().unwrap().to_string(), "127.0.0.1:61699");
+        assert_eq!(args.project(), "demo");
         assert_eq!(args.renderer, RendererArg::Auto);
         assert_eq!(Mode::of(&args), Mode::Host);
         let args = Args::try_parse_from([
@@ -444,6 +775,87 @@ mod tests {
         assert!(Args::try_parse_from(["stagelink-player", "--tls-cert", "c.pem"]).is_err());
         assert!(Args::try_parse_from(["stagelink-player", "--no-pipe", "--pipe", "/x"]).is_err());
         assert!(Args::try_parse_from(["stagelink-player", "--fps", "0"]).is_err());
+    }
+
+    #[test]
+    fn relay_and_mirror_modes_follow_their_flags() {
+        let relay = Args::try_parse_from([
+            "stagelink-player",
+            "--relay",
+            "ws://relay.example/ws",
+            "--project",
+            "show",
+            "--host-token",
+            "h",
+            "--takeover",
+            "--no-ws",
+        ])
+        .unwrap();
+        assert_eq!(
+            Mode::of(&relay),
+            Mode::Relay {
+                url: "ws://relay.example/ws".into()
+            }
+        );
+        assert_eq!(relay.ws_addr(), None);
+        assert_eq!(
+            relay.pipe_path(),
+            Some(stagelink_host_pipe::default_socket_path("show"))
+        );
+
+        let mirror = Args::try_parse_from([
+            "stagelink-player",
+            "--mirror",
+            "ws://host.example/ws",
+            "--token",
+            "remote",
+        ])
+        .unwrap();
+        assert_eq!(
+            Mode::of(&mirror),
+            Mode::Mirror {
+                url: "ws://host.example/ws".into()
+            }
+        );
+        // A mirror listens only where it is told to; --token is the remote's.
+        assert_eq!(mirror.ws_addr(), None);
+        assert_eq!(mirror.pipe_path(), None);
+        let (_, local) = auth(&mirror).unwrap();
+        assert_ne!(local.as_deref(), Some("remote"));
+        let serving = Args::try_parse_from([
+            "stagelink-player",
+            "--mirror",
+            "ws://host.example/ws",
+            "--ws",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert_eq!(serving.ws_addr().unwrap().to_string(), "127.0.0.1:0");
+
+        for refused in [
+            &[
+                "stagelink-player",
+                "--relay",
+                "ws://a/ws",
+                "--mirror",
+                "ws://b/ws",
+            ][..],
+            &["stagelink-player", "--takeover"],
+            &["stagelink-player", "--control"],
+            &["stagelink-player", "--no-ws", "--ws", "127.0.0.1:1"],
+        ] {
+            assert!(Args::try_parse_from(refused).is_err(), "{refused:?}");
+        }
+        let both = Args::try_parse_from([
+            "stagelink-player",
+            "--no-auth",
+            "--token",
+            "t",
+            "--ws",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert!(auth(&both).is_err());
     }
 
     #[test]
