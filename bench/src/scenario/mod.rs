@@ -37,6 +37,10 @@ pub struct Opts {
     /// Clients of the slow-client and command scenarios (default 500; 20 with --quick).
     #[arg(long)]
     pub load_clients: Option<usize>,
+    /// `SO_RCVBUF` in KiB of the clients that will stop reading in the slow-client scenario
+    /// (default 0 = the kernel's default).
+    #[arg(long)]
+    pub slow_rcvbuf_kib: Option<u32>,
     /// Idle connections (default 5000; 200 with --quick).
     #[arg(long)]
     pub connections: Option<usize>,
