@@ -88,10 +88,12 @@ async fn connect_once(
     config: &UplinkConfig,
     state: &watch::Sender<UplinkState>,
 ) -> Ended {
-    let (mut socket, _) = match tokio_tungstenite::connect_async(config.url.as_str()).await {
-        Ok(s) => s,
-        Err(e) => return Ended::Retry(format!("cannot connect to {}: {e}", config.url)),
-    };
+    // `true`: disable Nagle — every flush should leave at once.
+    let (mut socket, _) =
+        match tokio_tungstenite::connect_async_with_config(config.url.as_str(), None, true).await {
+            Ok(s) => s,
+            Err(e) => return Ended::Retry(format!("cannot connect to {}: {e}", config.url)),
+        };
     let mut hello = Hello::new(Role::Host);
     hello.project = Some(config.project.clone());
     hello.token = config.host_token.clone();
