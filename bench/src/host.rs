@@ -74,27 +74,16 @@ pub fn hub_config() -> HubConfig {
     }
 }
 
-/// One demo tick through the publisher: commands, engine, changes, the stamp, flush, acks —
-/// [`stagelink_player::publish_tick`] with the stamp recorded right before the flush, so the
-/// measured latency starts when the tick is handed to the publisher.
+/// One demo tick through the publisher: [`stagelink_player::publish_tick`] with the stamp
+/// recorded right before the flush, so the measured latency starts when the tick is handed to
+/// the publisher.
 pub fn demo_tick(engine: &mut Engine, publisher: &mut Publisher, stamp: impl FnOnce() -> i64) {
-    let pending = publisher.drain_commands();
-    let commands: Vec<_> = pending.iter().map(|p| p.command.clone()).collect();
-    let output = engine.tick(commands);
-    for change in output.changes {
-        change.record(publisher);
-    }
-    publisher.record(MovieProp {
-        prop: STAMP_PROP.into(),
-        value: PropValue::Int(stamp()),
+    stagelink_player::publish_tick_with(engine, publisher, |publisher| {
+        publisher.record(MovieProp {
+            prop: STAMP_PROP.into(),
+            value: PropValue::Int(stamp()),
+        });
     });
-    publisher.end_tick(output.frame, engine);
-    for (command, result) in pending.into_iter().zip(output.results) {
-        match result {
-            Ok(value) => command.applied(output.frame, value),
-            Err(e) => command.rejected(e.code(), e.to_string()),
-        }
-    }
 }
 
 /// The snapshot provider of the `latency` mode (nothing to show but a frame number).

@@ -73,5 +73,5 @@ pub use engine::{Engine, EngineState, TickOutput};
 pub use error::CommandError;
 pub use file::MovieFileError;
 pub use movie::Movie;
-pub use publish::{Change, publish_tick};
+pub use publish::{Change, publish_tick, publish_tick_with};
 pub use runner::{RunnerHandle, spawn};

@@ -147,24 +147,38 @@ impl SnapshotProvider for Engine {
     }
 }
 
-/// One tick driven through a publisher: drain the commands, tick, record every change, flush
-/// (requests and snapshots are answered there, consistent with the flush), then ack each
-/// command with the frame the tick showed.
+/// One tick driven through a publisher: drain the commands, tick, ack each command with the
+/// frame the tick showed, record every change, then flush (requests and snapshots are answered
+/// there, consistent with the flush).
+///
+/// Acks go out before the tick's events are fanned out: they travel on the control lane anyway
+/// (protocol §7.5, `ack.frame` names the frame), and answering first keeps a command's round
+/// trip from waiting behind the fan-out to every session.
 pub fn publish_tick(engine: &mut Engine, publisher: &mut Publisher) -> TickReport {
+    publish_tick_with(engine, publisher, |_| {})
+}
+
+/// [`publish_tick`] with `before_flush` called right before the flush, to record extra items
+/// into the same tick (the benchmark records its latency stamp there).
+pub fn publish_tick_with(
+    engine: &mut Engine,
+    publisher: &mut Publisher,
+    before_flush: impl FnOnce(&mut Publisher),
+) -> TickReport {
     let pending = publisher.drain_commands();
     let commands: Vec<_> = pending.iter().map(|p| p.command.clone()).collect();
     let output = engine.tick(commands);
-    for change in output.changes {
-        change.record(publisher);
-    }
-    let report = publisher.end_tick(output.frame, engine);
     for (command, result) in pending.into_iter().zip(output.results) {
         match result {
             Ok(value) => command.applied(output.frame, value),
             Err(e) => command.rejected(e.code(), e.to_string()),
         }
     }
-    report
+    for change in output.changes {
+        change.record(publisher);
+    }
+    before_flush(publisher);
+    publisher.end_tick(output.frame, engine)
 }
 
 #[cfg(test)]

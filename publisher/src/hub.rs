@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::config::HubConfig;
 use crate::engine_link::{EngineLink, PendingCommand, PendingRequest};
-use crate::outbox::SessionOutbox;
+use crate::outbox::{SessionOutbox, SharedEvent};
 use crate::pixels::{PixelStore, PublishStats};
 use crate::stats::HubStats;
 
@@ -203,26 +203,59 @@ impl Hub {
     /// (reference-counted), never copied or re-encoded. `seq` must come from [`Hub::next_seq`]
     /// or, on the relay, from the host (then the hub's counter follows it).
     pub fn fan_out(&self, stream: StreamName, seq: u64, frame: u32, bytes: &Bytes) {
+        self.fan_out_tick(frame, &[(stream, seq, bytes.clone())]);
+    }
+
+    /// Fans out every event of one tick (`(stream, seq, bytes)`, in publishing order): each
+    /// session's outbox is locked once and its transport woken once for the whole tick, so a
+    /// client gets the tick in one write instead of one wake-up and one write per stream.
+    pub fn fan_out_tick(&self, frame: u32, events: &[(StreamName, u64, Bytes)]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut any = 0u32;
         {
             let mut seqs = self.inner.seqs.lock();
-            let s = &mut seqs[stream.index()];
-            if seq > *s {
-                *s = seq;
+            for (stream, seq, _) in events {
+                let s = &mut seqs[stream.index()];
+                if *seq > *s {
+                    *s = *seq;
+                }
+                any |= bit(*stream);
             }
         }
-        let mask = bit(stream);
+        let shared: Vec<(StreamName, u64, u32, Arc<SharedEvent>)> = events
+            .iter()
+            .map(|(stream, seq, bytes)| {
+                let mask = bit(*stream);
+                (
+                    *stream,
+                    *seq,
+                    mask,
+                    Arc::new(SharedEvent::new(bytes.clone())),
+                )
+            })
+            .collect();
         let sessions = self.inner.sessions.read();
         for session in sessions.iter() {
-            if session.subscribed.load(Relaxed) & mask == 0 {
+            let subscribed = session.subscribed.load(Relaxed);
+            if subscribed & any == 0 {
                 continue;
             }
-            session
-                .outbox
-                .lock()
-                .push_event(stream, seq, frame, bytes.clone());
+            {
+                let mut outbox = session.outbox.lock();
+                for (stream, seq, mask, event) in &shared {
+                    if subscribed & mask != 0 {
+                        outbox.push_shared(*stream, *seq, frame, event);
+                    }
+                }
+            }
             session.notify.notify_one();
         }
-        self.inner.stats.flushes.fetch_add(1, Relaxed);
+        self.inner
+            .stats
+            .flushes
+            .fetch_add(events.len() as u64, Relaxed);
     }
 
     /// Sends one control message to every identified session (notices, for example).

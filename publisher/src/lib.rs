@@ -60,7 +60,7 @@ pub mod stats;
 pub use config::{AuthConfig, HubConfig, tokens_match};
 pub use engine_link::{EngineLink, PendingCommand, PendingRequest, RequestKind};
 pub use hub::Hub;
-pub use outbox::{Outgoing, SessionOutbox};
+pub use outbox::{Outgoing, SessionOutbox, SharedEvent};
 pub use pixels::{PixelStore, PublishStats, TILE_SIZE};
 pub use publisher::{Publisher, Recordable, SnapshotProvider, TickReport};
 pub use session::{ConnectionInfo, Flow, Session};

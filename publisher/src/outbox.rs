@@ -1,14 +1,25 @@
 //! A session's outbox: a control lane that always goes first, then one bounded queue per
 //! stream with that stream's policy, then pixel tiles under flow control.
 //!
-//! Events arrive as shared `Bytes` (encoded once per flush). Only when a slow session's
-//! `coalesce` queue overflows are its queued events merged into one and re-encoded (a bounded,
-//! amortized cost per flush); a `latest` event that replaced older ones is re-encoded with its
-//! `first_seq` only when it is sent, by the session's own transport task.
+//! Events arrive as one [`SharedEvent`] per flush (the bytes encoded once, shared by every
+//! session). What a slow session costs the publishing thread is constant per event and never
+//! a parse or an encode of its own:
+//!
+//! - `latest`: the older unsent event is replaced (a reference moves); the replacement is
+//!   re-encoded with its `first_seq` only when it is sent, by the session's own transport task.
+//! - `fifo`: the oldest unsent event is dropped (a reference moves) and the gap widened.
+//! - `coalesce`: when the queue is full, its oldest event is folded into the session's merged
+//!   state for that stream: a map from item key to fields whose values are slices of the
+//!   shared bytes. The event's items are split into keyed fields once per event for the whole
+//!   hub (the first session that needs it pays), so each further stalled session costs a few
+//!   reference-count increments per item. The merged event is written out when it is sent, on
+//!   the session's task. Memory stays bounded by the distinct keys (protocol §7.2).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
+use serde_json::value::RawValue;
 use stagelink_contracts::{Gap, Policy, STREAM_COUNT, ServerMessage, StreamName, encode_event_raw};
 
 use crate::pixels::{PixelCursor, PixelStore};
@@ -27,6 +38,45 @@ pub enum Outgoing {
     Close { code: u16, reason: String },
 }
 
+/// One published event, shared by every session it is queued for.
+#[derive(Debug)]
+pub struct SharedEvent {
+    bytes: Bytes,
+    /// The items split into keyed fields, for `coalesce` merging: computed at most once, the
+    /// first time a session's queue overflows with this event in it. `None`: not an event
+    /// with an `items` array of objects.
+    items: OnceLock<Option<Box<[KeyedItem]>>>,
+}
+
+impl SharedEvent {
+    /// Wraps an encoded `event`.
+    pub fn new(bytes: Bytes) -> Self {
+        Self {
+            bytes,
+            items: OnceLock::new(),
+        }
+    }
+
+    /// The encoded event.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    fn keyed_items(&self, stream: StreamName) -> Option<&[KeyedItem]> {
+        self.items
+            .get_or_init(|| split_items(stream, &self.bytes))
+            .as_deref()
+    }
+}
+
+/// One item of a `coalesce` event: its key and its fields, each value a slice of the event's
+/// bytes (never re-encoded, so numbers keep their exact text).
+#[derive(Debug)]
+struct KeyedItem {
+    key: Arc<str>,
+    fields: Vec<(Arc<str>, Bytes)>,
+}
+
 #[derive(Debug)]
 struct QueuedEvent {
     /// Position in the session's enqueue order, so streams interleave as the engine produced them.
@@ -34,14 +84,94 @@ struct QueuedEvent {
     seq: u64,
     first_seq: Option<u64>,
     frame: u32,
-    bytes: Bytes,
-    /// `bytes` does not carry `first_seq` yet: a `latest` replacement, re-encoded when popped
+    event: Arc<SharedEvent>,
+    /// The bytes do not carry `first_seq` yet: a `latest` replacement, re-encoded when popped
     /// so the publishing thread never pays for it.
     stale: bool,
 }
 
+/// A session's merged state of one `coalesce` stream: every event folded into it, item by item,
+/// newer fields winning. It stands for the seqs `first_seq..=seq` and sits at the position of the
+/// newest event folded in.
+#[derive(Debug)]
+struct Merged {
+    order: u64,
+    seq: u64,
+    first_seq: u64,
+    frame: u32,
+    index: HashMap<Arc<str>, usize>,
+    items: Vec<Vec<(Arc<str>, Bytes)>>,
+}
+
+impl Merged {
+    fn new(event: &QueuedEvent) -> Self {
+        Self {
+            order: event.order,
+            seq: event.seq,
+            first_seq: event.first_seq.unwrap_or(event.seq),
+            frame: event.frame,
+            index: HashMap::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Folds `event` (newer than everything folded so far) in.
+    fn fold(&mut self, event: &QueuedEvent, items: &[KeyedItem]) {
+        (self.order, self.seq, self.frame) = (event.order, event.seq, event.frame);
+        for item in items {
+            match self.index.get(&item.key) {
+                Some(&i) => {
+                    let fields = &mut self.items[i];
+                    for (name, value) in &item.fields {
+                        match fields.iter_mut().find(|(n, _)| n == name) {
+                            Some(slot) => slot.1 = value.clone(),
+                            None => fields.push((name.clone(), value.clone())),
+                        }
+                    }
+                }
+                None => {
+                    self.index.insert(item.key.clone(), self.items.len());
+                    self.items.push(item.fields.clone());
+                }
+            }
+        }
+    }
+
+    /// The merged event, encoded.
+    fn encode(&self, stream: StreamName) -> Bytes {
+        let raw: Vec<Vec<u8>> = self
+            .items
+            .iter()
+            .map(|fields| {
+                let mut out = Vec::with_capacity(16 + fields.len() * 24);
+                out.push(b'{');
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    // Writing a string into a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut out, &**name);
+                    out.push(b':');
+                    out.extend_from_slice(value);
+                }
+                out.push(b'}');
+                out
+            })
+            .collect();
+        encode_event_raw(
+            stream,
+            self.seq,
+            Some(self.first_seq),
+            self.frame,
+            raw.iter().map(Vec::as_slice),
+        )
+    }
+}
+
 #[derive(Debug, Default)]
 struct StreamQueue {
+    /// `coalesce` only: the events folded out of a full queue; always older than `events`.
+    merged: Option<Merged>,
     events: VecDeque<QueuedEvent>,
     /// Fifo seqs dropped and not yet reported; a `gap` goes out before the next event.
     pending_gap: Option<(u64, u64)>,
@@ -111,6 +241,7 @@ impl SessionOutbox {
             self.close = Some((code, reason.into()));
             for q in &mut self.streams {
                 q.events.clear();
+                q.merged = None;
                 q.pending_gap = None;
             }
             self.pending_tiles.clear();
@@ -124,11 +255,26 @@ impl SessionOutbox {
 
     /// Events queued across all streams (for tests and metrics).
     pub fn queued_events(&self) -> usize {
-        self.streams.iter().map(|q| q.events.len()).sum()
+        self.streams
+            .iter()
+            .map(|q| q.events.len() + usize::from(q.merged.is_some()))
+            .sum()
     }
 
     /// Queues one event of `stream` according to the stream's policy.
     pub fn push_event(&mut self, stream: StreamName, seq: u64, frame: u32, bytes: Bytes) {
+        self.push_shared(stream, seq, frame, &Arc::new(SharedEvent::new(bytes)));
+    }
+
+    /// Queues one event of `stream` according to the stream's policy; the hub hands the same
+    /// [`SharedEvent`] to every session.
+    pub fn push_shared(
+        &mut self,
+        stream: StreamName,
+        seq: u64,
+        frame: u32,
+        shared: &Arc<SharedEvent>,
+    ) {
         if self.closing {
             return;
         }
@@ -144,7 +290,7 @@ impl SessionOutbox {
             seq,
             first_seq: None,
             frame,
-            bytes,
+            event: shared.clone(),
             stale: false,
         };
         match stream.policy() {
@@ -159,9 +305,30 @@ impl SessionOutbox {
             }
             Policy::Coalesce => {
                 queue.events.push_back(event);
-                if queue.events.len() > capacity {
-                    let merged = merge_coalesced(stream, &mut queue.events);
-                    queue.events.push_back(merged);
+                // The merged state takes one of the queue's slots.
+                while queue.events.len() + usize::from(queue.merged.is_some()) > capacity {
+                    let Some(oldest) = queue.events.pop_front() else {
+                        break;
+                    };
+                    match oldest.event.keyed_items(stream) {
+                        Some(items) => queue
+                            .merged
+                            .get_or_insert_with(|| Merged::new(&oldest))
+                            .fold(&oldest, items),
+                        None => {
+                            // Only a foreign host behind a relay could send such an event.
+                            tracing::warn!(
+                                stream = stream.as_str(),
+                                seq = oldest.seq,
+                                "dropping an unmergeable event from a full coalesce queue"
+                            );
+                            self.stats.record_drop(stream);
+                            if let Some(h) = &self.hub_stats {
+                                h.drops[stream.index()]
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    }
                 }
             }
             Policy::Fifo => {
@@ -189,6 +356,7 @@ impl SessionOutbox {
     pub fn clear_stream(&mut self, stream: StreamName) {
         let q = &mut self.streams[stream.index()];
         q.events.clear();
+        q.merged = None;
         q.pending_gap = None;
         q.covered = 0;
         if stream == StreamName::Pixels {
@@ -208,6 +376,9 @@ impl SessionOutbox {
             let q = &mut self.streams[stream.index()];
             q.covered = last;
             q.events.retain(|e| e.seq > last);
+            if q.merged.as_ref().is_some_and(|m| m.seq <= last) {
+                q.merged = None;
+            }
             q.pending_gap = match q.pending_gap {
                 Some((_, to)) if to <= last => None,
                 Some((from, to)) => Some((from.max(last + 1), to)),
@@ -241,7 +412,10 @@ impl SessionOutbox {
             .streams
             .iter()
             .enumerate()
-            .filter_map(|(i, q)| q.events.front().map(|e| (e.order, i)))
+            .filter_map(|(i, q)| {
+                let merged = q.merged.as_ref().map(|m| m.order);
+                merged.or(q.events.front().map(|e| e.order)).map(|o| (o, i))
+            })
             .min();
         if let Some((_, index)) = next {
             let stream = StreamName::ALL[index];
@@ -260,14 +434,25 @@ impl SessionOutbox {
                 self.count_out(None, bytes.len());
                 return Some(Outgoing::Text(bytes));
             }
-            if let Some(mut event) = queue.events.pop_front() {
-                if event.stale
-                    && let Some(first) = event.first_seq
-                {
-                    event = reencode_with_first_seq(stream, &event, first);
+            let bytes = if let Some(merged) = queue.merged.take() {
+                Some(merged.encode(stream))
+            } else if let Some(event) = queue.events.pop_front() {
+                match event.first_seq {
+                    Some(first) if event.stale => Some(with_first_seq(
+                        stream,
+                        &event.event.bytes,
+                        event.seq,
+                        first,
+                        event.frame,
+                    )),
+                    _ => Some(event.event.bytes.clone()),
                 }
-                self.count_out(Some(stream), event.bytes.len());
-                return Some(Outgoing::Text(event.bytes));
+            } else {
+                None
+            };
+            if let Some(bytes) = bytes {
+                self.count_out(Some(stream), bytes.len());
+                return Some(Outgoing::Text(bytes));
             }
         }
         if self.pending_tiles.is_empty() {
@@ -281,96 +466,218 @@ impl SessionOutbox {
     }
 }
 
-/// The same event re-encoded to say it also stands for seqs from `first`.
-fn reencode_with_first_seq(stream: StreamName, event: &QueuedEvent, first: u64) -> QueuedEvent {
-    let items = parse_items(&event.bytes);
-    let raw: Vec<Vec<u8>> = items
-        .iter()
-        .map(|v| serde_json::to_vec(v).unwrap_or_default())
-        .collect();
-    QueuedEvent {
-        order: event.order,
-        seq: event.seq,
-        first_seq: Some(first),
-        frame: event.frame,
-        stale: false,
-        bytes: encode_event_raw(
-            stream,
-            event.seq,
-            Some(first),
-            event.frame,
-            raw.iter().map(Vec::as_slice),
-        ),
+/// The event `bytes` (seq `seq`) re-encoded to say it also stands for seqs from `first`. Our own
+/// encoder's head is patched in place; anything else is parsed and re-encoded.
+fn with_first_seq(stream: StreamName, bytes: &Bytes, seq: u64, first: u64, frame: u32) -> Bytes {
+    let head = format!(
+        r#"{{"type":"event","stream":"{}","seq":{seq},"#,
+        stream.as_str()
+    );
+    if let Some(rest) = bytes.strip_prefix(head.as_bytes())
+        && rest.starts_with(br#""frame":"#)
+    {
+        let mut out = Vec::with_capacity(bytes.len() + 32);
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(format!(r#""first_seq":{first},"#).as_bytes());
+        out.extend_from_slice(rest);
+        return Bytes::from(out);
     }
-}
-
-fn parse_items(bytes: &[u8]) -> Vec<serde_json::Value> {
     #[derive(serde::Deserialize)]
-    struct Items {
-        items: Vec<serde_json::Value>,
+    struct Items<'a> {
+        #[serde(borrow)]
+        items: Vec<&'a RawValue>,
     }
-    serde_json::from_slice::<Items>(bytes)
+    let items = serde_json::from_slice::<Items<'_>>(bytes)
         .map(|i| i.items)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    encode_event_raw(
+        stream,
+        seq,
+        Some(first),
+        frame,
+        items.iter().map(|i| i.get().as_bytes()),
+    )
 }
 
-/// The coalescing key of an item of a `coalesce` stream, read from its JSON.
-fn coalesce_key(stream: StreamName, item: &serde_json::Value) -> String {
-    let fields: &[&str] = match stream {
+/// The fields of a coalesce stream's item that make its key.
+fn key_fields(stream: StreamName) -> &'static [&'static str] {
+    match stream {
         StreamName::Sprites => &["sprite_num", "begin_frame"],
         StreamName::MemberProps => &["cast_lib", "member_num", "prop"],
         _ => &["prop"],
-    };
-    fields
-        .iter()
-        .map(|f| item.get(f).map(|v| v.to_string()).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
+    }
 }
 
-/// Merges every queued event of a coalesce stream into one: items with the same key merge
-/// field by field, newer fields winning; the result carries the newest seq and the oldest
-/// `first_seq`, and sits at the newest event's position in the order.
-fn merge_coalesced(stream: StreamName, events: &mut VecDeque<QueuedEvent>) -> QueuedEvent {
-    let first = events
-        .front()
-        .map(|e| e.first_seq.unwrap_or(e.seq))
-        .unwrap_or(0);
-    let (mut order, mut seq, mut frame) = (0, 0, 0);
-    let mut keys: Vec<String> = Vec::new();
-    let mut merged: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
-    for event in events.drain(..) {
-        (order, seq, frame) = (event.order, event.seq, event.frame);
-        for item in parse_items(&event.bytes) {
-            let key = coalesce_key(stream, &item);
-            let serde_json::Value::Object(fields) = item else {
-                continue;
-            };
-            match keys.iter().position(|k| *k == key) {
-                Some(i) => merged[i].extend(fields),
-                None => {
-                    keys.push(key);
-                    merged.push(fields);
+/// Splits an event's items into keyed fields whose values are slices of `bytes`; `None` when
+/// `bytes` is not an event with an `items` array of objects.
+fn split_items(stream: StreamName, bytes: &Bytes) -> Option<Box<[KeyedItem]>> {
+    #[derive(serde::Deserialize)]
+    struct Items<'a> {
+        #[serde(borrow)]
+        items: Vec<Fields<'a>>,
+    }
+    let parsed = serde_json::from_slice::<Items<'_>>(bytes).ok()?;
+    let keys = key_fields(stream);
+    let items = parsed
+        .items
+        .into_iter()
+        .map(|Fields(fields)| {
+            let mut key = String::new();
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    key.push('\u{1f}');
+                }
+                if let Some((_, v)) = fields.iter().find(|(n, _)| n == k) {
+                    key.push_str(v.get());
                 }
             }
-        }
-    }
-    let raw: Vec<Vec<u8>> = merged
-        .iter()
-        .map(|m| serde_json::to_vec(m).unwrap_or_default())
+            KeyedItem {
+                key: key.into(),
+                fields: fields
+                    .into_iter()
+                    .map(|(name, value)| (name.into(), bytes.slice_ref(value.get().as_bytes())))
+                    .collect(),
+            }
+        })
         .collect();
-    QueuedEvent {
-        order,
-        seq,
-        first_seq: Some(first),
-        frame,
-        stale: false,
-        bytes: encode_event_raw(
-            stream,
-            seq,
-            Some(first),
-            frame,
-            raw.iter().map(Vec::as_slice),
-        ),
+    Some(items)
+}
+
+/// A JSON object's members in order, values left unparsed.
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    // A repeated member: the last one wins, as in any JSON reader we target.
+                    match fields
+                        .iter_mut()
+                        .find(|(n, _): &&mut (String, _)| *n == name)
+                    {
+                        Some(slot) => slot.1 = value,
+                        None => fields.push((name, value)),
+                    }
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(stream: StreamName, seq: u64, frame: u32, items: &[&str]) -> Bytes {
+        encode_event_raw(stream, seq, None, frame, items.iter().map(|i| i.as_bytes()))
+    }
+
+    #[test]
+    fn first_seq_is_patched_into_our_own_head() {
+        let b = event(StreamName::Frames, 9, 4, &[r#"{"frame":4}"#]);
+        let out = with_first_seq(StreamName::Frames, &b, 9, 3, 4);
+        assert_eq!(
+            &out[..],
+            br#"{"type":"event","stream":"frames","seq":9,"first_seq":3,"frame":4,"items":[{"frame":4}]}"#
+        );
+    }
+
+    #[test]
+    fn a_foreign_head_is_re_encoded() {
+        let b = Bytes::from_static(
+            br#"{"frame":4,"seq":9,"items":[{"frame":4, "x":1.10}],"stream":"frames","type":"event"}"#,
+        );
+        let out = with_first_seq(StreamName::Frames, &b, 9, 3, 4);
+        assert_eq!(
+            &out[..],
+            br#"{"type":"event","stream":"frames","seq":9,"first_seq":3,"frame":4,"items":[{"frame":4, "x":1.10}]}"#
+        );
+    }
+
+    #[test]
+    fn coalesce_overflow_folds_oldest_events_by_key_keeping_value_text() {
+        let mut outbox = SessionOutbox::new(2, 2);
+        let s = StreamName::Sprites;
+        outbox.push_event(
+            s,
+            1,
+            1,
+            event(
+                s,
+                1,
+                1,
+                &[r#"{"sprite_num":1,"begin_frame":1,"loc_h":1.50,"ink":8}"#],
+            ),
+        );
+        outbox.push_event(
+            s,
+            2,
+            2,
+            event(
+                s,
+                2,
+                2,
+                &[
+                    r#"{"sprite_num":2,"begin_frame":1,"loc_h":7}"#,
+                    r#"{"sprite_num":1,"begin_frame":1,"loc_h":2.25}"#,
+                ],
+            ),
+        );
+        outbox.push_event(
+            s,
+            3,
+            3,
+            event(
+                s,
+                3,
+                3,
+                &[r#"{"sprite_num":1,"begin_frame":1,"visible":false}"#],
+            ),
+        );
+        outbox.push_event(
+            s,
+            4,
+            4,
+            event(s, 4, 4, &[r#"{"sprite_num":3,"begin_frame":1}"#]),
+        );
+        assert_eq!(outbox.queued_events(), 2, "merged state + one event");
+        let store = PixelStore::default();
+        let texts: Vec<Bytes> = std::iter::from_fn(|| match outbox.pop(&store) {
+            Some(Outgoing::Text(t)) => Some(t),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(texts.len(), 2);
+        assert_eq!(
+            &texts[0][..],
+            br#"{"type":"event","stream":"sprites","seq":3,"first_seq":1,"frame":3,"items":[{"sprite_num":1,"begin_frame":1,"loc_h":2.25,"ink":8,"visible":false},{"sprite_num":2,"begin_frame":1,"loc_h":7}]}"#
+        );
+        assert_eq!(
+            &texts[1][..],
+            &event(s, 4, 4, &[r#"{"sprite_num":3,"begin_frame":1}"#])[..]
+        );
+    }
+
+    #[test]
+    fn an_unmergeable_event_is_counted_as_a_drop() {
+        let mut outbox = SessionOutbox::new(1, 2);
+        let s = StreamName::MovieProps;
+        outbox.push_event(s, 1, 1, Bytes::from_static(b"not json"));
+        outbox.push_event(s, 2, 2, event(s, 2, 2, &[r#"{"prop":"tempo","value":30}"#]));
+        assert_eq!(outbox.stats.to_json()["drops"], 1);
+        assert_eq!(outbox.queued_events(), 1);
     }
 }

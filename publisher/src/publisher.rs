@@ -241,11 +241,11 @@ impl Publisher {
         let mut report = TickReport::default();
         self.flushed.clear();
         self.buffers.flush(&self.hub, frame, &mut self.flushed);
-        for (stream, seq, bytes) in &self.flushed {
+        for (_, _, bytes) in &self.flushed {
             report.events += 1;
             report.bytes += bytes.len();
-            self.hub.fan_out(*stream, *seq, frame, bytes);
         }
+        self.hub.fan_out_tick(frame, &self.flushed);
         let requests = self.link.drain_requests();
         if !requests.is_empty() {
             report.requests = requests.len();

@@ -199,8 +199,9 @@ async fn latest_replaces_older_unsent_events() {
     assert!(msgs[0].get("first_seq").is_none());
 }
 
-/// `coalesce`: overflowing queued events merge into one, key by key, newer fields winning,
-/// with `first_seq` = the oldest merged seq and `seq`/`frame` the newest.
+/// `coalesce`: when the queue is full, its oldest events fold into one merged event, key by key,
+/// newer fields winning, with `first_seq` = the oldest merged seq and `seq`/`frame` those of the
+/// newest event folded in; the merged state takes one slot of the queue, the newer events follow.
 #[tokio::test]
 async fn coalesce_merges_by_key_with_first_seq() {
     let hub = hub(2);
@@ -225,17 +226,33 @@ async fn coalesce_merges_by_key_with_first_seq() {
         ..SpriteDelta::new(1, 1)
     });
     publisher.end_tick(3, &engine);
-    assert_eq!(hub.queued_events(), vec![1], "merged into one event");
+    assert_eq!(
+        hub.queued_events(),
+        vec![2],
+        "merged state + the newest event"
+    );
+    publisher.record(SpriteDelta {
+        loc_h: Some(4.25),
+        ..SpriteDelta::new(2, 5)
+    });
+    publisher.end_tick(4, &engine);
+    assert_eq!(hub.queued_events(), vec![2], "still bounded");
     let msgs = drain_json(&mut s);
     assert_eq!(
         msgs,
-        vec![json!({
-            "type": "event", "stream": "sprites", "seq": 3, "first_seq": 1, "frame": 3,
-            "items": [
-                {"sprite_num": 1, "begin_frame": 1, "loc_h": 1.0, "loc_v": 3.5, "blend": 30},
-                {"sprite_num": 2, "begin_frame": 5, "loc_h": 2.0}
-            ]
-        })]
+        vec![
+            json!({
+                "type": "event", "stream": "sprites", "seq": 3, "first_seq": 1, "frame": 3,
+                "items": [
+                    {"sprite_num": 1, "begin_frame": 1, "loc_h": 1.0, "blend": 30, "loc_v": 3.5},
+                    {"sprite_num": 2, "begin_frame": 5, "loc_h": 2.0}
+                ]
+            }),
+            json!({
+                "type": "event", "stream": "sprites", "seq": 4, "frame": 4,
+                "items": [{"sprite_num": 2, "begin_frame": 5, "loc_h": 4.25}]
+            })
+        ]
     );
 
     // Within one tick the publisher already coalesces: a thousand writes, one item.
