@@ -22,7 +22,9 @@ use stagelink_contracts::{MovieProp, MovieState, PropValue, StageSnapshot};
 use stagelink_host_ws::WsConfig;
 use stagelink_host_ws::uplink::{UplinkConfig, UplinkState, run_uplink};
 use stagelink_player::Engine;
-use stagelink_publisher::{AuthConfig, Hub, HubConfig, Publisher, SnapshotProvider};
+use stagelink_publisher::{
+    AuthConfig, Hub, HubConfig, Publisher, SessionThreads, SnapshotProvider,
+};
 
 use crate::clock::{STAMP_PROP, now_ns};
 
@@ -60,6 +62,10 @@ pub struct ServeArgs {
     /// Tokio worker threads.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Session threads (`SessionThreads`); default one per CPU as `stagelink-player` runs,
+    /// 0 runs the sessions on the tokio workers.
+    #[arg(long)]
+    pub session_threads: Option<usize>,
 }
 
 /// The hub configuration every bench host uses: the defaults, open (loopback only), and an
@@ -116,6 +122,15 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()?;
     let hub = Hub::new(hub_config());
+    match args.session_threads {
+        Some(0) => {}
+        Some(n) => {
+            hub.run_sessions_on(SessionThreads::new(n)?);
+        }
+        None => {
+            hub.run_sessions_on(SessionThreads::per_cpu()?);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     runtime.block_on(async {
         let _ws = if args.ws {

@@ -234,9 +234,14 @@ fn admit(hub: &Hub, stream: Stream, connections: &mut JoinSet<()>) {
             trusted: true,
         },
     );
-    connections.spawn(async move {
+    // On the hub's session threads when it has them; the task here only waits for it (and
+    // aborts it when the shutdown's grace period runs out).
+    let task = hub.spawn_session(async move {
         run_connection(session, &stream, &stream).await;
         drop(stream);
+    });
+    connections.spawn(async move {
+        let _ = task.await;
     });
 }
 

@@ -144,10 +144,18 @@ async fn ws_upgrade(
                 refuse_shutting_down(socket).await;
                 return;
             }
-            tokio::select! {
-                () = run_socket(session, socket) => {}
-                () = state.stop.cancelled() => {}
-            }
+            let stop = state.stop.clone();
+            // On the hub's session threads when it has them; waiting here keeps `_token`
+            // (the shutdown's count of live connections) until the session is over.
+            let _ = state
+                .hub
+                .spawn_session(async move {
+                    tokio::select! {
+                        () = run_socket(session, socket) => {}
+                        () = stop.cancelled() => {}
+                    }
+                })
+                .await;
         })
 }
 

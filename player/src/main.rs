@@ -37,7 +37,7 @@ use stagelink_player::mirror::{self, LocalOutput, MirroredEngine, SharedMirror};
 use stagelink_player::render::{self, Renderer, RendererKind};
 use stagelink_player::runner::{self, RunnerConfig};
 use stagelink_player::{CustomHandlers, Engine, demo, file};
-use stagelink_publisher::{AuthConfig, Hub, HubConfig, Publisher};
+use stagelink_publisher::{AuthConfig, Hub, HubConfig, Publisher, SessionThreads};
 use tokio::sync::watch;
 
 /// The project name when `--project` is not given (host and relay modes).
@@ -163,6 +163,12 @@ struct Args {
     /// Do not open the local socket.
     #[arg(long)]
     no_pipe: bool,
+
+    /// Threads the sessions of the local listeners run on (default: one per CPU). Each is a
+    /// single-threaded runtime, so a flush wakes one thread before the socket write; 0 runs
+    /// the sessions on the shared tokio workers instead.
+    #[arg(long, value_name = "N", env = "STAGELINK_SESSION_THREADS")]
+    session_threads: Option<usize>,
 
     /// Which renderer draws the `pixels` stream.
     #[arg(long, value_enum, value_name = "KIND", env = "STAGELINK_RENDERER", default_value_t = RendererArg::Auto)]
@@ -401,6 +407,14 @@ impl Listeners {
             capabilities,
             ..HubConfig::default()
         });
+        let threads = match args.session_threads {
+            Some(0) => None,
+            Some(n) => Some(SessionThreads::new(n)),
+            None => Some(SessionThreads::per_cpu()),
+        };
+        if let Some(threads) = threads {
+            hub.run_sessions_on(threads.context("cannot start the session threads")?);
+        }
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles {
                 cert: cert.clone(),

@@ -18,6 +18,7 @@ use crate::engine_link::{EngineLink, PendingCommand, PendingRequest};
 use crate::outbox::{SessionOutbox, SharedEvent};
 use crate::pixels::{PixelStore, PublishStats};
 use crate::stats::HubStats;
+use crate::threads::{SessionTask, SessionThreads};
 
 /// Bit for a stream in a subscription mask.
 pub(crate) const fn bit(stream: StreamName) -> u32 {
@@ -108,6 +109,8 @@ pub(crate) struct HubInner {
     movie_state: Mutex<Option<MovieState>>,
     started: Instant,
     pub(crate) shutting_down: std::sync::atomic::AtomicBool,
+    /// Where transports run sessions; unset: on the runtime that calls `spawn_session`.
+    session_threads: std::sync::OnceLock<SessionThreads>,
 }
 
 /// The sessions of one project and everything shared between them. Cheap to clone.
@@ -147,7 +150,27 @@ impl Hub {
                 movie_state: Mutex::new(None),
                 started: Instant::now(),
                 shutting_down: false.into(),
+                session_threads: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Runs this hub's sessions on `threads` from now on (see [`SessionThreads`] for why).
+    /// Set once, before the transports start; a second call is ignored and returns `false`.
+    pub fn run_sessions_on(&self, threads: SessionThreads) -> bool {
+        self.inner.session_threads.set(threads).is_ok()
+    }
+
+    /// Starts a session's transport task: on the hub's [`SessionThreads`] when it has them,
+    /// else on the current tokio runtime. Must be called within a tokio runtime.
+    pub fn spawn_session<F>(&self, task: F) -> SessionTask<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.inner.session_threads.get() {
+            Some(threads) => threads.spawn(task),
+            None => SessionTask(tokio::spawn(task)),
         }
     }
 

@@ -23,6 +23,9 @@
 //! - [`pixels`] — the tile store and each session's pixel cursor and window.
 //! - [`stats`] — per-session and per-hub counters, Prometheus text.
 //! - [`config`] — [`HubConfig`], [`AuthConfig`] (constant-time token checks).
+//! - [`threads`] — [`SessionThreads`]: single-threaded runtimes a host can run its sessions on
+//!   ([`Hub::run_sessions_on`], [`Hub::spawn_session`]), so the engine's wake-up is the only one
+//!   between a flush and the socket write.
 //!
 //! ## Example
 //! ```
@@ -56,6 +59,7 @@ pub mod pixels;
 pub mod publisher;
 pub mod session;
 pub mod stats;
+pub mod threads;
 
 pub use config::{AuthConfig, HubConfig, tokens_match};
 pub use engine_link::{EngineLink, PendingCommand, PendingRequest, RequestKind};
@@ -65,3 +69,4 @@ pub use pixels::{PixelStore, PublishStats, TILE_SIZE};
 pub use publisher::{Publisher, Recordable, SnapshotProvider, TickReport};
 pub use session::{ConnectionInfo, Flow, Session};
 pub use stats::{HubStats, SessionStats};
+pub use threads::{SessionTask, SessionThreads};

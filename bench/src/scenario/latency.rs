@@ -37,7 +37,8 @@ fn event_size() -> usize {
 
 /// One row's outcome.
 enum Row {
-    Measured(Histogram<u64>),
+    /// Latencies, and the host's context switches per event when the host was watched.
+    Measured(Histogram<u64>, Option<f64>),
     Skipped(String),
 }
 
@@ -70,7 +71,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
                 .collect::<Vec<_>>(),
         )?;
         let path = host.line("pipe")?.into();
-        measure(Target::Pipe(path), opts)?
+        measure(Target::Pipe(path), Some(&host), opts)?
     };
     let ws = {
         let host = Child::start_self(
@@ -84,43 +85,45 @@ pub fn run(opts: &Opts) -> Result<Report> {
                 &opts.workers_arg(),
             ]),
         )?;
-        measure(Target::Ws(host.line("ws")?.parse()?), opts)?
+        measure(Target::Ws(host.line("ws")?.parse()?), Some(&host), opts)?
     };
-    // The same two rows with a one-worker host runtime, unless that is what was measured.
-    let one_worker =
-        (!opts.quick && opts.workers_arg() != "--workers=1").then(|| -> Result<(Row, Row)> {
-            let pipe = {
-                let path = dir.join("host1.sock");
-                let host = Child::start_self(
-                    "host",
-                    &args(&[
-                        "serve",
-                        "--mode",
-                        "latency",
-                        "--workers=1",
-                        &interval_arg(),
-                        "--pipe",
-                    ])
-                    .into_iter()
-                    .chain([path.display().to_string()])
-                    .collect::<Vec<_>>(),
-                )?;
-                measure(Target::Pipe(host.line("pipe")?.into()), opts)?
-            };
+    // The same two rows with the sessions on the tokio workers instead of session threads
+    // (how every host ran before `SessionThreads`): the reference for what they change.
+    let one_worker = (!opts.quick).then(|| -> Result<(Row, Row)> {
+        let pipe = {
+            let path = dir.join("host1.sock");
             let host = Child::start_self(
                 "host",
                 &args(&[
                     "serve",
                     "--mode",
                     "latency",
-                    "--ws",
-                    "--workers=1",
+                    "--session-threads=0",
+                    &opts.workers_arg(),
                     &interval_arg(),
-                ]),
+                    "--pipe",
+                ])
+                .into_iter()
+                .chain([path.display().to_string()])
+                .collect::<Vec<_>>(),
             )?;
-            let ws = measure(Target::Ws(host.line("ws")?.parse()?), opts)?;
-            Ok((pipe, ws))
-        });
+            measure(Target::Pipe(host.line("pipe")?.into()), Some(&host), opts)?
+        };
+        let host = Child::start_self(
+            "host",
+            &args(&[
+                "serve",
+                "--mode",
+                "latency",
+                "--ws",
+                "--session-threads=0",
+                &opts.workers_arg(),
+                &interval_arg(),
+            ]),
+        )?;
+        let ws = measure(Target::Ws(host.line("ws")?.parse()?), Some(&host), opts)?;
+        Ok((pipe, ws))
+    });
     let one_worker = one_worker.transpose()?;
     let relay_one = {
         let relay = Child::start_self("relay node", &args(&["relay-node"]))?;
@@ -137,7 +140,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
                 &opts.workers_arg(),
             ]),
         )?;
-        measure(Target::Ws(relay.line("ws")?.parse()?), opts)?
+        measure(Target::Ws(relay.line("ws")?.parse()?), None, opts)?
     };
     let relay_two = if opts.no_redis {
         Row::Skipped("--no-redis".into())
@@ -166,7 +169,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
                 &opts.workers_arg(),
             ]),
         )?;
-        measure(Target::Ws(b.line("ws")?.parse()?), opts)?
+        measure(Target::Ws(b.line("ws")?.parse()?), None, opts)?
     };
 
     let mut table = Table::new(
@@ -179,6 +182,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
             "max",
             "samples",
             "p50 vs floor",
+            "host context switches / event",
         ],
     );
     let p50 = |h: &Histogram<u64>| quantile_us(h, 0.5).unwrap_or(0);
@@ -186,7 +190,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
         format!("{:.1}×", p50(h) as f64 / p50(floor).max(1) as f64)
     };
     let mut row = |name: &str, r: &Row, floor: &Histogram<u64>| match r {
-        Row::Measured(h) => table.row(vec![
+        Row::Measured(h, switches) => table.row(vec![
             name.to_owned(),
             fmt_us(quantile_us(h, 0.5)),
             fmt_us(quantile_us(h, 0.99)),
@@ -194,34 +198,42 @@ pub fn run(opts: &Opts) -> Result<Report> {
             fmt_us((!h.is_empty()).then(|| h.max())),
             h.len().to_string(),
             ratio(h, floor),
+            switches.map_or("–".to_owned(), |n| format!("{n:.2}")),
         ]),
         Row::Skipped(why) => table.skipped(name, why),
     };
-    let (fu, ft) = (Row::Measured(floor_unix), Row::Measured(floor_tcp));
-    let (Row::Measured(unix_h), Row::Measured(tcp_h)) = (&fu, &ft) else {
+    let (fu, ft) = (
+        Row::Measured(floor_unix, None),
+        Row::Measured(floor_tcp, None),
+    );
+    let (Row::Measured(unix_h, _), Row::Measured(tcp_h, _)) = (&fu, &ft) else {
         unreachable!()
     };
     row("floor: raw Unix-socket ping-pong", &fu, unix_h);
     row("floor: raw loopback TCP ping-pong", &ft, tcp_h);
     row(
         "floor + one thread hop, Unix (reference)",
-        &Row::Measured(hop_unix),
+        &Row::Measured(hop_unix, None),
         unix_h,
     );
     row(
         "floor + one thread hop, TCP (reference)",
-        &Row::Measured(hop_tcp),
+        &Row::Measured(hop_tcp, None),
         tcp_h,
     );
     row("Stagelink local socket", &pipe, unix_h);
     row("Stagelink WebSocket", &ws, tcp_h);
     if let Some((pipe1, ws1)) = &one_worker {
         row(
-            "Stagelink local socket, 1-worker host runtime",
+            "Stagelink local socket, sessions on the tokio workers (reference)",
             pipe1,
             unix_h,
         );
-        row("Stagelink WebSocket, 1-worker host runtime", ws1, tcp_h);
+        row(
+            "Stagelink WebSocket, sessions on the tokio workers (reference)",
+            ws1,
+            tcp_h,
+        );
     }
     row("Stagelink via 1 relay node", &relay_one, tcp_h);
     row("Stagelink via 2 relay nodes + Redis", &relay_two, tcp_h);
@@ -245,15 +257,17 @@ pub fn run(opts: &Opts) -> Result<Report> {
          how much of the gap to the floor is that second wake-up",
     );
     table.note(format!(
-        "the host runs tokio with {} worker thread(s) — one per CPU, as `stagelink-player` \
-         does — unless the row says otherwise",
+        "the host runs as `stagelink-player` does: tokio with {} worker thread(s) for accepting \
+         and HTTP, and its sessions on one session thread per CPU (`SessionThreads`, a \
+         single-threaded runtime each); the \"reference\" rows run the sessions on the tokio \
+         workers instead, as every host did before",
         opts.workers_arg().trim_start_matches("--workers=")
     ));
     table.note(load_note());
 
     let mut verdicts = Vec::new();
     let judge = |r: &Row, floor: &Histogram<u64>, limit: f64, target: &str| match r {
-        Row::Measured(h) => {
+        Row::Measured(h, _) => {
             let x = p50(h) as f64 / p50(floor).max(1) as f64;
             Verdict::new(
                 target,
@@ -328,7 +342,7 @@ fn floor(
 
 /// Waits until a client of `target` gets a stamped event (a relay may need a moment to learn
 /// of the host), then measures that client: a thread blocked in `read`, like the floor's.
-fn measure(target: Target, opts: &Opts) -> Result<Row> {
+fn measure(target: Target, host: Option<&Child>, opts: &Opts) -> Result<Row> {
     let (addr, ws) = match &target {
         Target::Ws(a) => (a.to_string(), true),
         Target::Pipe(p) => (p.display().to_string(), false),
@@ -362,6 +376,8 @@ fn measure(target: Target, opts: &Opts) -> Result<Row> {
         start + opts.warmup(),
         start + opts.warmup() + opts.duration(),
     );
+    let pid = host.map(Child::pid);
+    let mut switches_at_warmup = None;
     loop {
         let Some(message) = conn.next()? else {
             bail!("{addr} closed mid-run");
@@ -373,11 +389,38 @@ fn measure(target: Target, opts: &Opts) -> Result<Row> {
                 break;
             }
             if now >= warmup {
+                if switches_at_warmup.is_none() {
+                    switches_at_warmup = Some(pid.and_then(context_switches));
+                }
                 samples.push(latency.min(u64::from(u32::MAX)) as u32);
             }
         }
     }
-    Ok(Row::Measured(histogram_of([samples.as_slice()])))
+    let per_event = match (switches_at_warmup.flatten(), pid.and_then(context_switches)) {
+        (Some(a), Some(b)) if !samples.is_empty() => {
+            Some(b.saturating_sub(a) as f64 / samples.len() as f64)
+        }
+        _ => None,
+    };
+    Ok(Row::Measured(histogram_of([samples.as_slice()]), per_event))
+}
+
+/// Context switches (voluntary and not) of every thread of process `pid` so far: each is a
+/// thread going to sleep or being put aside, so per event it counts the wake-ups an event costs.
+fn context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let status = std::fs::read_to_string(task.ok()?.path().join("status")).ok()?;
+        for line in status.lines() {
+            if let Some(n) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += n.trim().parse::<u64>().ok()?;
+            }
+        }
+    }
+    Some(total)
 }
 
 /// Starts redis-server on a free port; returns it and its URL once it answers.
