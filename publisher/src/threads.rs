@@ -130,3 +130,81 @@ impl<T> Drop for SessionTask<T> {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or("").to_owned()
+    }
+
+    #[tokio::test]
+    async fn sessions_are_dealt_round_robin_to_named_threads() {
+        let threads = SessionThreads::new(2).expect("threads start");
+        assert_eq!(threads.len(), 2);
+        let mut names = Vec::new();
+        for _ in 0..4 {
+            names.push(threads.spawn(async { thread_name() }).await.expect("runs"));
+        }
+        assert_eq!(
+            names,
+            [
+                "stagelink-session-0",
+                "stagelink-session-1",
+                "stagelink-session-0",
+                "stagelink-session-1"
+            ]
+        );
+        // Timers work on a session thread (its runtime has the time driver).
+        let slept = threads
+            .spawn(async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                true
+            })
+            .await;
+        assert!(matches!(slept, Ok(true)));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_task_handle_aborts_the_session() {
+        let threads = SessionThreads::new(1).expect("threads start");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = threads.spawn(async move {
+            // Holds `tx` until aborted; the receiver then sees it dropped.
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        drop(task);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), rx)
+                .await
+                .expect("the task ended")
+                .is_err(),
+            "aborted, not completed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hub_without_threads_runs_sessions_on_the_current_runtime() {
+        let hub = crate::Hub::new(crate::HubConfig::default());
+        let here = thread_name();
+        let there = hub
+            .spawn_session(async { thread_name() })
+            .await
+            .expect("runs");
+        // A current-thread test runtime: the same thread.
+        assert_eq!(here, there);
+        assert!(hub.run_sessions_on(SessionThreads::new(1).expect("threads start")));
+        assert!(
+            !hub.run_sessions_on(SessionThreads::new(1).expect("threads start")),
+            "set once"
+        );
+        let there = hub
+            .spawn_session(async { thread_name() })
+            .await
+            .expect("runs");
+        assert_eq!(there, "stagelink-session-0");
+    }
+}
