@@ -63,8 +63,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
     /// Session threads (`SessionThreads`); default one per CPU as `stagelink-player` runs,
-    /// 0 runs the sessions on the tokio workers.
-    #[arg(long)]
+    /// 0 runs the sessions on the tokio workers. Read from `STAGELINK_SESSION_THREADS` too
+    /// (as the player does), so a whole bench run can be repeated without session threads.
+    #[arg(long, env = "STAGELINK_SESSION_THREADS")]
     pub session_threads: Option<usize>,
 }
 

@@ -9,10 +9,10 @@
 //!   re-encoded with its `first_seq` only when it is sent, by the session's own transport task.
 //! - `fifo`: the oldest unsent event is dropped (a reference moves) and the gap widened.
 //! - `coalesce`: when the queue is full, its oldest event is folded into the session's merged
-//!   state for that stream: a map from item key to fields whose values are slices of the
-//!   shared bytes. The event's items are split into keyed fields once per event for the whole
-//!   hub (the first session that needs it pays), so each further stalled session costs a few
-//!   reference-count increments per item. The merged event is written out when it is sent, on
+//!   state for that stream: a map from item key to fields, the values' JSON text copied as is.
+//!   The event's items are split into keyed fields once per event for the whole hub (the first
+//!   session that needs it pays), so each further stalled session costs a map lookup and a few
+//!   short copies per item. The merged event is written out when it is sent, on
 //!   the session's task. Memory stays bounded by the distinct keys (protocol §7.2).
 
 use std::collections::{HashMap, VecDeque};
@@ -93,6 +93,11 @@ struct QueuedEvent {
 /// A session's merged state of one `coalesce` stream: every event folded into it, item by item,
 /// newer fields winning. It stands for the seqs `first_seq..=seq` and sits at the position of the
 /// newest event folded in.
+///
+/// Field values are copied into the session's own `arena` (a few bytes each) rather than kept
+/// as slices of the shared event bytes: cloning a slice touches the event's reference count,
+/// one cache line every session thread also touches when it sends the event, and the engine
+/// thread would do that for every field of every stalled session.
 #[derive(Debug)]
 struct Merged {
     order: u64,
@@ -100,7 +105,17 @@ struct Merged {
     first_seq: u64,
     frame: u32,
     index: HashMap<Arc<str>, usize>,
-    items: Vec<Vec<(Arc<str>, Bytes)>>,
+    /// Per item: its fields, each a name and a range of `arena`.
+    items: Vec<Vec<(Arc<str>, Span)>>,
+    arena: Vec<u8>,
+    /// Bytes of `arena` still referenced; the rest is replaced values.
+    live: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
 impl Merged {
@@ -112,7 +127,22 @@ impl Merged {
             frame: event.frame,
             index: HashMap::new(),
             items: Vec::new(),
+            arena: Vec::new(),
+            live: 0,
         }
+    }
+
+    fn store(arena: &mut Vec<u8>, value: &[u8]) -> Span {
+        let start = arena.len() as u32;
+        arena.extend_from_slice(value);
+        Span {
+            start,
+            len: value.len() as u32,
+        }
+    }
+
+    fn value(&self, span: Span) -> &[u8] {
+        &self.arena[span.start as usize..(span.start + span.len) as usize]
     }
 
     /// Folds `event` (newer than everything folded so far) in.
@@ -123,17 +153,55 @@ impl Merged {
                 Some(&i) => {
                     let fields = &mut self.items[i];
                     for (name, value) in &item.fields {
-                        match fields.iter_mut().find(|(n, _)| n == name) {
-                            Some(slot) => slot.1 = value.clone(),
-                            None => fields.push((name.clone(), value.clone())),
+                        // Names are interned, so the pointer test nearly always decides.
+                        match fields
+                            .iter_mut()
+                            .find(|(n, _)| Arc::ptr_eq(n, name) || n == name)
+                        {
+                            // A value no longer than the old one (a number, mostly) is
+                            // overwritten where it is.
+                            Some(slot) if value.len() <= slot.1.len as usize => {
+                                let start = slot.1.start as usize;
+                                self.arena[start..start + value.len()].copy_from_slice(value);
+                                self.live -= slot.1.len as usize - value.len();
+                                slot.1.len = value.len() as u32;
+                            }
+                            Some(slot) => {
+                                self.live += value.len() - slot.1.len as usize;
+                                slot.1 = Self::store(&mut self.arena, value);
+                            }
+                            None => {
+                                self.live += value.len();
+                                let span = Self::store(&mut self.arena, value);
+                                fields.push((name.clone(), span));
+                            }
                         }
                     }
                 }
                 None => {
                     self.index.insert(item.key.clone(), self.items.len());
-                    self.items.push(item.fields.clone());
+                    let fields = item
+                        .fields
+                        .iter()
+                        .map(|(name, value)| {
+                            self.live += value.len();
+                            (name.clone(), Self::store(&mut self.arena, value))
+                        })
+                        .collect();
+                    self.items.push(fields);
                 }
             }
+        }
+        // Replaced values are garbage: once they outweigh the live ones, copy the live ones.
+        if self.arena.len() > 4 * self.live.max(1024) {
+            let mut arena = Vec::with_capacity(self.live * 2);
+            for fields in &mut self.items {
+                for (_, span) in fields.iter_mut() {
+                    let value = &self.arena[span.start as usize..(span.start + span.len) as usize];
+                    *span = Self::store(&mut arena, value);
+                }
+            }
+            self.arena = arena;
         }
     }
 
@@ -145,14 +213,14 @@ impl Merged {
             .map(|fields| {
                 let mut out = Vec::with_capacity(16 + fields.len() * 24);
                 out.push(b'{');
-                for (i, (name, value)) in fields.iter().enumerate() {
+                for (i, (name, span)) in fields.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
                     // Writing a string into a Vec cannot fail.
                     let _ = serde_json::to_writer(&mut out, &**name);
                     out.push(b':');
-                    out.extend_from_slice(value);
+                    out.extend_from_slice(self.value(*span));
                 }
                 out.push(b'}');
                 out
@@ -535,12 +603,29 @@ fn split_items(stream: StreamName, bytes: &Bytes) -> Option<Box<[KeyedItem]>> {
                 key: key.into(),
                 fields: fields
                     .into_iter()
-                    .map(|(name, value)| (name.into(), bytes.slice_ref(value.get().as_bytes())))
+                    .map(|(name, value)| (intern(name), bytes.slice_ref(value.get().as_bytes())))
                     .collect(),
             }
         })
         .collect();
     Some(items)
+}
+
+/// Field names shared by every parsed event, so merging compares them by pointer. Bounded: a
+/// host inventing names without end only stops them being shared.
+fn intern(name: String) -> Arc<str> {
+    const MAX_NAMES: usize = 1024;
+    static NAMES: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<Arc<str>>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut names = NAMES.lock();
+    if let Some(known) = names.get(name.as_str()) {
+        return known.clone();
+    }
+    let name: Arc<str> = name.into();
+    if names.len() < MAX_NAMES {
+        names.insert(name.clone());
+    }
+    name
 }
 
 /// A JSON object's members in order, values left unparsed.
@@ -668,6 +753,30 @@ mod tests {
         assert_eq!(
             &texts[1][..],
             &event(s, 4, 4, &[r#"{"sprite_num":3,"begin_frame":1}"#])[..]
+        );
+    }
+
+    #[test]
+    fn replaced_values_are_compacted_away() {
+        let mut outbox = SessionOutbox::new(1, 2);
+        let s = StreamName::MovieProps;
+        for seq in 1..=5000u64 {
+            let item = format!(r#"{{"prop":"tempo","value":{seq}}}"#);
+            outbox.push_event(s, seq, seq as u32, event(s, seq, seq as u32, &[&item]));
+        }
+        let merged = outbox.streams[s.index()].merged.as_ref().expect("merged");
+        assert!(
+            merged.arena.len() <= 8192,
+            "arena {} bytes",
+            merged.arena.len()
+        );
+        let store = PixelStore::default();
+        let Some(Outgoing::Text(text)) = outbox.pop(&store) else {
+            panic!("the merged event")
+        };
+        assert_eq!(
+            &text[..],
+            br#"{"type":"event","stream":"movie_props","seq":5000,"first_seq":1,"frame":5000,"items":[{"prop":"tempo","value":5000}]}"#
         );
     }
 
