@@ -17,10 +17,13 @@
 //!   wait, then the server stops).
 //! - [`routes`] — [`router`] and [`AppState`]: the upgrade with its origin check and small
 //!   buffers, `/healthz`, `/metrics`, the viewer routes.
-//! - [`socket`] — [`run_socket`]: one connection's loop; reads all the time, writes the
-//!   session's messages in batches (fed, then flushed once), close frames with the session's
-//!   code; [`configure_upgrade`] gives an upgrade its small buffers and size limit. The relay
-//!   drives its connections with both too.
+//! - [`socket`] — [`run_socket`]: one connection's loop; reads all the time (in a small task of
+//!   its own), writes the session's messages in batches (fed, then flushed once), close frames
+//!   with the session's code; [`configure_upgrade`] gives an upgrade its small buffers and size
+//!   limit. The relay drives its connections with both too. Each connection's loop is started
+//!   with [`Hub::spawn_session`](stagelink_publisher::Hub::spawn_session), so it runs on the
+//!   hub's [`SessionThreads`](stagelink_publisher::SessionThreads) when it has them (the
+//!   player does).
 //! - [`security`] — [`check_no_auth`] and [`OriginPolicy`].
 //! - [`tls`] — the rustls server configuration from PEM files.
 //! - [`viewer`] — the viewer's files, compiled in.

@@ -32,6 +32,10 @@ use tokio_tungstenite::tungstenite;
 pub const READ_BUFFER: usize = 8 * 1024;
 
 /// How much the WebSocket buffers before writing to the socket; batches are flushed anyway.
+/// Larger than one tick of the demo movie (about 12 KB), so a tick goes out in one `send`: with
+/// 8 KiB it took two, and the host spent about a third more CPU per message at 500 clients
+/// (`docs/benchmarks.md`). The buffer only grows with what is written, so an idle connection
+/// does not pay for it; a busy one keeps up to about this much.
 pub const WRITE_BUFFER: usize = 32 * 1024;
 
 /// Messages fed into one batch before it is flushed.
@@ -67,8 +71,9 @@ enum End {
     Failed,
 }
 
-/// Sets up an upgrade for [`run_socket`]: the small [`READ_BUFFER`] / [`WRITE_BUFFER`] (about
-/// 14 KiB of heap per idle connection in all, see `benches/idle_memory.rs`), and
+/// Sets up an upgrade for [`run_socket`]: the small [`READ_BUFFER`] and the [`WRITE_BUFFER`]
+/// threshold (about 21 KiB of resident memory per idle connection in all, reader task included;
+/// see `benches/idle_memory.rs` and the bench's `idle` scenario), and
 /// `max_message` (use [`Session::max_message`] or the hub's `max_message`) as the largest
 /// message and frame, so an oversized message is refused before it is buffered whole.
 pub fn configure_upgrade(upgrade: WebSocketUpgrade, max_message: usize) -> WebSocketUpgrade {
