@@ -35,6 +35,10 @@ pub struct RelayConfig {
     /// This node's name in the registry.
     #[serde(default)]
     pub node_id: Option<String>,
+    /// Threads the client sessions run on (`SessionThreads`): `None` one per CPU, `0` on the
+    /// tokio workers.
+    #[serde(default)]
+    pub session_threads: Option<usize>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -49,6 +53,7 @@ impl Default for RelayConfig {
             projects: BTreeMap::new(),
             backplane: None,
             node_id: None,
+            session_threads: None,
         }
     }
 }

@@ -15,9 +15,11 @@
 //!
 //! ## Layout
 //! - [`config`] — [`RelayConfig`]: listen address, per-project tokens, `--dev`, backplane,
-//!   node id.
+//!   node id, session threads.
 //! - [`server`] — [`Relay`] and [`RelayServer`]: `/ws`, `/projects`, `/healthz`, `/metrics`;
-//!   reads each connection's `hello` and routes it.
+//!   reads each connection's `hello` and routes it. Client sessions run on one
+//!   [`SessionThreads`](stagelink_publisher::SessionThreads) pool shared by every project (one
+//!   thread per CPU unless `session_threads` says otherwise), as in the player.
 //! - [`project`] — [`project::Project`] (hub + host slot or remote host + forwarder of
 //!   commands/requests) and the [`project::Registry`].
 //! - [`host`] — a host's connection: token and takeover rules (across nodes too), the relay

@@ -35,6 +35,9 @@ struct Args {
     /// This node's name in the registry.
     #[arg(long, env = "STAGELINK_NODE_ID")]
     node_id: Option<String>,
+    /// Threads the client sessions run on (default: one per CPU; 0 = on the tokio workers).
+    #[arg(long, value_name = "N", env = "STAGELINK_SESSION_THREADS")]
+    session_threads: Option<usize>,
     /// Log filter (also RUST_LOG).
     #[arg(long, default_value = "info")]
     log: String,
@@ -72,6 +75,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.node_id.is_some() {
         config.node_id = args.node_id.clone();
+    }
+    if args.session_threads.is_some() {
+        config.session_threads = args.session_threads;
     }
     let server = RelayServer::start(config)
         .await

@@ -10,7 +10,9 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 use stagelink_contracts::{ErrorBody, ErrorCode};
-use stagelink_publisher::{AuthConfig, EngineLink, Hub, HubConfig, PendingCommand, PendingRequest};
+use stagelink_publisher::{
+    AuthConfig, EngineLink, Hub, HubConfig, PendingCommand, PendingRequest, SessionThreads,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backplane::Backplane;
@@ -206,14 +208,17 @@ pub struct Registry {
     projects: Mutex<BTreeMap<String, Arc<Project>>>,
     /// Given to every project it creates.
     backplane: Backplane,
+    /// Where every project's client sessions run; `None`: on the tokio workers.
+    session_threads: Option<SessionThreads>,
 }
 
 impl Registry {
     /// An empty registry whose projects share `backplane`.
-    pub fn new(backplane: Backplane) -> Self {
+    pub fn new(backplane: Backplane, session_threads: Option<SessionThreads>) -> Self {
         Self {
             projects: Mutex::default(),
             backplane,
+            session_threads,
         }
     }
 
@@ -227,7 +232,13 @@ impl Registry {
         self.projects
             .lock()
             .entry(name.to_owned())
-            .or_insert_with(|| Project::new(name, tokens, dev, self.backplane.clone()))
+            .or_insert_with(|| {
+                let project = Project::new(name, tokens, dev, self.backplane.clone());
+                if let Some(threads) = &self.session_threads {
+                    project.hub.run_sessions_on(threads.clone());
+                }
+                project
+            })
             .clone()
     }
 

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use stagelink_contracts::{
     ClientMessage, ErrorCode, ErrorMessage, Role, ServerMessage, decode_client,
 };
-use stagelink_publisher::{ConnectionInfo, Session};
+use stagelink_publisher::{ConnectionInfo, Session, SessionThreads};
 
 use crate::backplane::{Backplane, BackplaneError};
 use crate::config::RelayConfig;
@@ -48,8 +48,19 @@ impl Relay {
             Some(url) => Backplane::redis(url, &node_id)?,
             None => Backplane::memory(),
         };
+        // One pool for every project: a flush wakes one thread before the write (see
+        // `SessionThreads`). Without them the relay still works, on the tokio workers.
+        let threads = match config.session_threads {
+            Some(0) => Ok(None),
+            Some(n) => SessionThreads::new(n).map(Some),
+            None => SessionThreads::per_cpu().map(Some),
+        }
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot start session threads; sessions run on the workers");
+            None
+        });
         let relay = Arc::new(Self {
-            registry: Registry::new(backplane.clone()),
+            registry: Registry::new(backplane.clone(), threads),
             backplane,
             node_id,
             started: Instant::now(),
@@ -260,7 +271,10 @@ async fn connection(relay: Arc<Relay>, mut socket: WebSocket) {
             ),
         );
     }
-    stagelink_host_ws::run_socket(session, socket).await;
+    let _ = project
+        .hub
+        .spawn_session(stagelink_host_ws::run_socket(session, socket))
+        .await;
 }
 
 /// Every project this node knows, and with a shared backplane every live project of every node

@@ -28,15 +28,28 @@ async fn clients_see_the_host_through_the_relay() {
     }
     for ws in &mut clients {
         let snap = until(ws, Some(&host), |v| v["type"] == "snapshot").await;
-        let seq = snap["seqs"]["frames"].as_u64().unwrap();
+        // A resync (a `host_joined` racing this client's hello) may send a newer snapshot
+        // first; the first live event follows the last snapshot before it.
+        let last_snapshot = std::cell::Cell::new(snap["seqs"]["frames"].as_u64().unwrap());
+        let between = std::cell::RefCell::new(Vec::new());
         let ev = until(ws, Some(&host), |v| {
+            between.borrow_mut().push(v["type"].to_string());
+            if v["type"] == "snapshot" {
+                last_snapshot.set(v["seqs"]["frames"].as_u64().unwrap());
+            }
             v["type"] == "event" && v["stream"] == "frames"
         })
         .await;
+        let seq = last_snapshot.get();
         // `frames` is a `latest` stream: an event merged while queued says which seqs it
         // stands for with `first_seq`.
         let first = ev["first_seq"].as_u64().or(ev["seq"].as_u64()).unwrap();
-        assert_eq!(first, seq + 1, "snapshot then live, no hole: {ev}");
+        assert_eq!(
+            first,
+            seq + 1,
+            "snapshot then live, no hole: {ev} after {:?}",
+            between.borrow()
+        );
     }
 
     // A command from a client reaches the host and its ack comes back to that client only.
