@@ -321,25 +321,36 @@ fn pauses_the_player_and_quits_cleanly() {
     let screen = tmux.wait_for_text(&["⏸ paused", "pause applied"], Duration::from_secs(30));
     assert!(!screen.contains("▶ playing"), "{screen}");
 
-    // q quits: exit status 0, the alternate screen left, the shell back.
+    // q quits: exit status 0, the alternate screen left, the shell back. The shell prints its
+    // prompt a moment after the exit line, so wait for the prompt to be the last line.
     tmux.press("q");
-    let screen = tmux.wait_for_text(&["term-exit="], Duration::from_secs(30));
+    let last_line = |screen: &str| {
+        screen
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim_end()
+            .to_owned()
+    };
+    let screen = wait_for(
+        "the exit status and the shell prompt",
+        Duration::from_secs(30),
+        || {
+            let screen = tmux.capture();
+            if screen.contains("term-exit=") && last_line(&screen) == SHELL_PROMPT.trim_end() {
+                Ok(screen)
+            } else {
+                Err(screen)
+            }
+        },
+    );
     assert!(
         screen.contains("term-exit=0"),
         "the terminal exits 0:\n{screen}"
     );
     assert!(!tmux.alternate_on(), "the alternate screen was left");
     assert!(!screen.contains("● connected"), "the UI is gone:\n{screen}");
-    let last = screen
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    assert_eq!(
-        last.trim_end(),
-        SHELL_PROMPT.trim_end(),
-        "the shell is back:\n{screen}"
-    );
 
     // The URL was remembered (without its token) for the next run without a URL.
     let saved = std::fs::read_to_string(&settings).expect("settings written");
