@@ -8,7 +8,7 @@ use std::sync::Arc;
 use common::{Client, Host, TOKEN};
 use futures_util::StreamExt;
 use serde_json::json;
-use stagelink_contracts::{FrameScript, SoundCue, StreamName};
+use stagelink_contracts::{FrameScript, StreamName};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
@@ -47,16 +47,7 @@ async fn two_hundred_clients_each_receive_every_event() {
     ready.wait().await;
     assert_eq!(host.hub.session_count(), CLIENTS);
     for frame in 1..=EVENTS as u32 {
-        host.engine.tick_with(|p, s| {
-            s.frame = frame;
-            p.record(SoundCue {
-                frame,
-                channel: 1,
-                cast_lib: 1,
-                member_num: 4,
-                playing: true,
-            });
-        });
+        host.engine.tick_sound(frame);
     }
     let expected: Vec<u64> = (1..=EVENTS).collect();
     let mut finished = 0;

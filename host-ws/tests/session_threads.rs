@@ -5,7 +5,7 @@ mod common;
 
 use common::{Client, Host, TOKEN, hub_config, local_config};
 use serde_json::json;
-use stagelink_contracts::{ErrorCode, SoundCue};
+use stagelink_contracts::ErrorCode;
 use stagelink_publisher::SessionThreads;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -47,16 +47,7 @@ async fn sessions_on_session_threads_get_every_event_ack_and_bye() {
     let stats = || host.hub.stats().messages_in.load(Relaxed);
     common::wait_for(|| stats() >= 2 * CLIENTS as u64).await;
     for frame in 1..=EVENTS {
-        host.engine.tick_with(|p, s| {
-            s.frame = frame;
-            p.record(SoundCue {
-                frame,
-                channel: 1,
-                cast_lib: 1,
-                member_num: 4,
-                playing: true,
-            });
-        });
+        host.engine.tick_sound(frame);
     }
     // A command that reached its session a moment after the first tick is applied by a later
     // one: tick until all are (the engine never waits for a session).

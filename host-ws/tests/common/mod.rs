@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use stagelink_contracts::{Command, ErrorCode, MovieProp, MovieState, PropValue, StageSnapshot};
+use stagelink_contracts::{
+    Command, ErrorCode, MovieProp, MovieState, PropValue, SoundCue, StageSnapshot,
+};
 use stagelink_host_ws::{WsConfig, WsServer, serve};
 use stagelink_publisher::{AuthConfig, Hub, HubConfig, Publisher, SnapshotProvider};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -202,6 +204,20 @@ impl TestEngine {
         }
         record(&mut self.publisher, &mut self.state);
         self.publisher.end_tick(self.state.frame, &self.state);
+    }
+
+    /// A tick at `frame` that publishes one `sounds` event (a fifo stream: every one counts).
+    pub fn tick_sound(&mut self, frame: u32) {
+        self.tick_with(|p, s| {
+            s.frame = frame;
+            p.record(SoundCue {
+                frame,
+                channel: 1,
+                cast_lib: 1,
+                member_num: 4,
+                playing: true,
+            });
+        });
     }
 
     /// A tick that publishes nothing new (commands, requests and snapshots are still served).
