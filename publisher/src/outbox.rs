@@ -105,8 +105,8 @@ struct Merged {
     first_seq: u64,
     frame: u32,
     index: HashMap<Arc<str>, usize>,
-    /// Per item: its fields, each a name and a range of `arena`.
-    items: Vec<Vec<(Arc<str>, Span)>>,
+    /// Per item: its key and its fields, each a name and a range of `arena`.
+    items: Vec<(Arc<str>, Vec<(Arc<str>, Span)>)>,
     arena: Vec<u8>,
     /// Bytes of `arena` still referenced; the rest is replaced values.
     live: usize,
@@ -146,12 +146,20 @@ impl Merged {
     }
 
     /// Folds `event` (newer than everything folded so far) in.
-    fn fold(&mut self, event: &QueuedEvent, items: &[KeyedItem]) {
+    /// Items whose key `removed` lists with a later removal are skipped: the span is gone by
+    /// the time the merged event arrives.
+    fn fold(&mut self, event: &QueuedEvent, items: &[KeyedItem], removed: &[(Arc<str>, u64)]) {
         (self.order, self.seq, self.frame) = (event.order, event.seq, event.frame);
         for item in items {
+            if removed
+                .iter()
+                .any(|(key, at)| *at > event.order && *key == item.key)
+            {
+                continue;
+            }
             match self.index.get(&item.key) {
                 Some(&i) => {
-                    let fields = &mut self.items[i];
+                    let fields = &mut self.items[i].1;
                     for (name, value) in &item.fields {
                         // Names are interned, so the pointer test nearly always decides.
                         match fields
@@ -188,14 +196,14 @@ impl Merged {
                             (name.clone(), Self::store(&mut self.arena, value))
                         })
                         .collect();
-                    self.items.push(fields);
+                    self.items.push((item.key.clone(), fields));
                 }
             }
         }
         // Replaced values are garbage: once they outweigh the live ones, copy the live ones.
         if self.arena.len() > 4 * self.live.max(1024) {
             let mut arena = Vec::with_capacity(self.live * 2);
-            for fields in &mut self.items {
+            for (_, fields) in &mut self.items {
                 for (_, span) in fields.iter_mut() {
                     let value = &self.arena[span.start as usize..(span.start + span.len) as usize];
                     *span = Self::store(&mut arena, value);
@@ -205,12 +213,28 @@ impl Merged {
         }
     }
 
+    /// Drops the item with `key`: its span was removed, and an old delta must not bring it back
+    /// after the removal (the merged event goes out later than the `sprite_events` removal).
+    fn forget(&mut self, key: &str) {
+        let Some(i) = self.index.remove(key) else {
+            return;
+        };
+        let (_, fields) = self.items.swap_remove(i);
+        self.live -= fields
+            .iter()
+            .map(|(_, span)| span.len as usize)
+            .sum::<usize>();
+        if let Some((moved, _)) = self.items.get(i) {
+            self.index.insert(moved.clone(), i);
+        }
+    }
+
     /// The merged event, encoded.
     fn encode(&self, stream: StreamName) -> Bytes {
         let raw: Vec<Vec<u8>> = self
             .items
             .iter()
-            .map(|fields| {
+            .map(|(_, fields)| {
                 let mut out = Vec::with_capacity(16 + fields.len() * 24);
                 out.push(b'{');
                 for (i, (name, span)) in fields.iter().enumerate() {
@@ -238,6 +262,9 @@ impl Merged {
 
 #[derive(Debug, Default)]
 struct StreamQueue {
+    /// `sprites` only: spans removed (key, order of the removal) while older deltas for them
+    /// were still queued; folding skips those deltas. Pruned once no older event is queued.
+    removed: Vec<(Arc<str>, u64)>,
     /// `coalesce` only: the events folded out of a full queue; always older than `events`.
     merged: Option<Merged>,
     events: VecDeque<QueuedEvent>,
@@ -382,7 +409,7 @@ impl SessionOutbox {
                         Some(items) => queue
                             .merged
                             .get_or_insert_with(|| Merged::new(&oldest))
-                            .fold(&oldest, items),
+                            .fold(&oldest, items, &queue.removed),
                         None => {
                             // Only a foreign host behind a relay could send such an event.
                             tracing::warn!(
@@ -417,6 +444,40 @@ impl SessionOutbox {
                 }
             }
         }
+        if stream == StreamName::SpriteEvents {
+            self.forget_removed_spans(shared, order);
+        }
+    }
+
+    /// A span removed (`sprite_events` `removed`) leaves a slow session's merged `sprites`
+    /// state: the merged event is sent at the position of the newest delta folded into it,
+    /// after the removal, and would otherwise bring the span back on the client. Only sessions
+    /// with a merged state parse the (rare) `sprite_events` event, once for the whole hub.
+    fn forget_removed_spans(&mut self, shared: &SharedEvent, order: u64) {
+        let sprites = &mut self.streams[StreamName::Sprites.index()];
+        // Removals older than every queued delta protect nothing any more.
+        let oldest = sprites.events.front().map_or(u64::MAX, |e| e.order);
+        sprites.removed.retain(|(_, at)| *at > oldest);
+        if sprites.merged.is_none() && sprites.events.is_empty() {
+            return;
+        }
+        let Some(items) = shared.keyed_items(StreamName::SpriteEvents) else {
+            return;
+        };
+        for item in items {
+            let removed = item
+                .fields
+                .iter()
+                .any(|(name, value)| &**name == "event" && &value[..] == br#""removed""#);
+            if removed {
+                if let Some(merged) = sprites.merged.as_mut() {
+                    merged.forget(&item.key);
+                }
+                if !sprites.events.is_empty() {
+                    sprites.removed.push((item.key.clone(), order));
+                }
+            }
+        }
     }
 
     /// Drops everything queued for `stream` (on unsubscribe; for `pixels`, the rest of a pixel
@@ -425,6 +486,7 @@ impl SessionOutbox {
         let q = &mut self.streams[stream.index()];
         q.events.clear();
         q.merged = None;
+        q.removed.clear();
         q.pending_gap = None;
         q.covered = 0;
         if stream == StreamName::Pixels {
@@ -570,7 +632,8 @@ fn with_first_seq(stream: StreamName, bytes: &Bytes, seq: u64, first: u64, frame
 /// The fields of a coalesce stream's item that make its key.
 fn key_fields(stream: StreamName) -> &'static [&'static str] {
     match stream {
-        StreamName::Sprites => &["sprite_num", "begin_frame"],
+        // `sprite_events` items name spans the same way (see `forget_removed_spans`).
+        StreamName::Sprites | StreamName::SpriteEvents => &["sprite_num", "begin_frame"],
         StreamName::MemberProps => &["cast_lib", "member_num", "prop"],
         _ => &["prop"],
     }
@@ -778,6 +841,110 @@ mod tests {
             &text[..],
             br#"{"type":"event","stream":"movie_props","seq":5000,"first_seq":1,"frame":5000,"items":[{"prop":"tempo","value":5000}]}"#
         );
+    }
+
+    #[test]
+    fn a_removed_span_leaves_the_merged_state() {
+        let mut outbox = SessionOutbox::new(1, 2);
+        let (s, e) = (StreamName::Sprites, StreamName::SpriteEvents);
+        outbox.push_event(
+            s,
+            1,
+            1,
+            event(
+                s,
+                1,
+                1,
+                &[
+                    r#"{"sprite_num":4,"begin_frame":1,"loc_h":5}"#,
+                    r#"{"sprite_num":5,"begin_frame":1,"loc_h":6}"#,
+                ],
+            ),
+        );
+        outbox.push_event(
+            s,
+            2,
+            2,
+            event(s, 2, 2, &[r#"{"sprite_num":4,"begin_frame":1,"loc_h":7}"#]),
+        );
+        outbox.push_event(
+            e,
+            1,
+            3,
+            event(
+                e,
+                1,
+                3,
+                &[
+                    r#"{"manager":"score","event":"removed","sprite_num":4,"begin_frame":1}"#,
+                    r#"{"manager":"score","event":"added","sprite_num":5,"begin_frame":1}"#,
+                ],
+            ),
+        );
+        let store = PixelStore::default();
+        let texts: Vec<Bytes> = std::iter::from_fn(|| match outbox.pop(&store) {
+            Some(Outgoing::Text(t)) => Some(t),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(texts.len(), 2);
+        assert_eq!(
+            &texts[0][..],
+            br#"{"type":"event","stream":"sprites","seq":2,"first_seq":1,"frame":2,"items":[{"sprite_num":5,"begin_frame":1,"loc_h":6}]}"#,
+            "sprite 4 is gone, sprite 5 (only added) stays"
+        );
+        assert!(texts[1].starts_with(br#"{"type":"event","stream":"sprite_events""#));
+    }
+
+    #[test]
+    fn queued_deltas_of_a_span_removed_later_are_not_folded() {
+        let mut outbox = SessionOutbox::new(2, 2);
+        let (s, e) = (StreamName::Sprites, StreamName::SpriteEvents);
+        outbox.push_event(
+            s,
+            1,
+            1,
+            event(s, 1, 1, &[r#"{"sprite_num":4,"begin_frame":1,"loc_h":5}"#]),
+        );
+        outbox.push_event(
+            e,
+            1,
+            2,
+            event(
+                e,
+                1,
+                2,
+                &[r#"{"manager":"score","event":"removed","sprite_num":4,"begin_frame":1}"#],
+            ),
+        );
+        outbox.push_event(
+            s,
+            2,
+            2,
+            event(s, 2, 2, &[r#"{"sprite_num":5,"begin_frame":1,"loc_h":6}"#]),
+        );
+        // Overflow: sprites 1 (before the removal) is folded, without sprite 4.
+        outbox.push_event(
+            s,
+            3,
+            3,
+            event(s, 3, 3, &[r#"{"sprite_num":5,"begin_frame":1,"loc_h":7}"#]),
+        );
+        let store = PixelStore::default();
+        let texts: Vec<String> = std::iter::from_fn(|| match outbox.pop(&store) {
+            Some(Outgoing::Text(t)) => Some(String::from_utf8(t.to_vec()).unwrap()),
+            _ => None,
+        })
+        .collect();
+        let sprites: Vec<&String> = texts
+            .iter()
+            .filter(|t| t.contains(r#""stream":"sprites""#))
+            .collect();
+        assert!(
+            sprites.iter().all(|t| !t.contains(r#""sprite_num":4"#)),
+            "{texts:?}"
+        );
+        assert!(sprites[0].contains(r#""first_seq":1"#), "{texts:?}");
     }
 
     #[test]
