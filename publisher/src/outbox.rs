@@ -105,12 +105,15 @@ struct Merged {
     first_seq: u64,
     frame: u32,
     index: HashMap<Arc<str>, usize>,
-    /// Per item: its key and its fields, each a name and a range of `arena`.
-    items: Vec<(Arc<str>, Vec<(Arc<str>, Span)>)>,
+    /// Per item: its key and its fields.
+    items: Vec<(Arc<str>, MergedFields)>,
     arena: Vec<u8>,
     /// Bytes of `arena` still referenced; the rest is replaced values.
     live: usize,
 }
+
+/// An item's fields in a merged state: each a name and where its value lies in the arena.
+type MergedFields = Vec<(Arc<str>, Span)>;
 
 #[derive(Debug, Clone, Copy)]
 struct Span {
