@@ -90,6 +90,33 @@ struct QueuedEvent {
     stale: bool,
 }
 
+impl QueuedEvent {
+    /// The oldest seq this event stands for: the one this outbox merged it from, else the one
+    /// its bytes already carry (a relay forwards a host's merged events as they are), else its
+    /// own.
+    fn first_seq(&self) -> u64 {
+        self.first_seq
+            .or_else(|| embedded_first_seq(&self.event.bytes))
+            .unwrap_or(self.seq)
+    }
+}
+
+/// The `first_seq` in the head of an encoded event (before its `items`), if there is one.
+fn embedded_first_seq(bytes: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = br#""first_seq":"#;
+    let head = &bytes[..bytes.len().min(160)];
+    let head = match head.windows(8).position(|w| w == br#""items":"#) {
+        Some(end) => &head[..end],
+        None => head,
+    };
+    let at = head.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let digits = head[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&head[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// A session's merged state of one `coalesce` stream: every event folded into it, item by item,
 /// newer fields winning. It stands for the seqs `first_seq..=seq` and sits at the position of the
 /// newest event folded in.
@@ -126,7 +153,7 @@ impl Merged {
         Self {
             order: event.order,
             seq: event.seq,
-            first_seq: event.first_seq.unwrap_or(event.seq),
+            first_seq: event.first_seq(),
             frame: event.frame,
             index: HashMap::new(),
             items: Vec::new(),
@@ -396,7 +423,7 @@ impl SessionOutbox {
                 // Only the newest unsent item matters; it stands for the seqs it replaced.
                 if let Some(old) = queue.events.pop_front() {
                     queue.events.clear();
-                    event.first_seq = Some(old.first_seq.unwrap_or(old.seq));
+                    event.first_seq = Some(old.first_seq());
                     event.stale = true;
                 }
                 queue.events.push_back(event);
@@ -433,7 +460,7 @@ impl SessionOutbox {
                 queue.events.push_back(event);
                 while queue.events.len() > capacity {
                     if let Some(dropped) = queue.events.pop_front() {
-                        let from = dropped.first_seq.unwrap_or(dropped.seq);
+                        let from = dropped.first_seq();
                         queue.pending_gap = Some(match queue.pending_gap {
                             Some((a, _)) => (a, dropped.seq),
                             None => (from, dropped.seq),
@@ -948,6 +975,27 @@ mod tests {
             "{texts:?}"
         );
         assert!(sprites[0].contains(r#""first_seq":1"#), "{texts:?}");
+    }
+
+    #[test]
+    fn a_forwarded_merged_event_keeps_its_first_seq_when_replaced() {
+        // A relay forwards a host's `latest` event that already stands for seqs 3..=9.
+        let mut outbox = SessionOutbox::new(4, 2);
+        let s = StreamName::Frames;
+        let merged = encode_event_raw(s, 9, Some(3), 9, [br#"{"frame":9}"#.as_slice()]);
+        outbox.push_event(s, 9, 9, merged);
+        outbox.push_event(s, 10, 10, event(s, 10, 10, &[r#"{"frame":10}"#]));
+        let Some(Outgoing::Text(text)) = outbox.pop(&PixelStore::default()) else {
+            panic!("an event")
+        };
+        assert_eq!(
+            &text[..],
+            br#"{"type":"event","stream":"frames","seq":10,"first_seq":3,"frame":10,"items":[{"frame":10}]}"#
+        );
+        assert_eq!(
+            embedded_first_seq(br#"{"type":"event","seq":4,"frame":1,"items":[{"first_seq":2}]}"#),
+            None
+        );
     }
 
     #[test]
