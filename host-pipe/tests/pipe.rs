@@ -15,7 +15,9 @@ use stagelink_contracts::{
     Command, ErrorCode, FrameCodec, MovieProp, MovieState, PropValue, SoundCue, StageSnapshot,
 };
 use stagelink_host_pipe::{PipeError, PipeServer, serve};
-use stagelink_publisher::{AuthConfig, Hub, HubConfig, Publisher, SnapshotProvider};
+use stagelink_publisher::{
+    AuthConfig, Hub, HubConfig, Publisher, SessionThreads, SnapshotProvider,
+};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
@@ -159,8 +161,11 @@ impl Host {
     }
 
     fn with_config(config: HubConfig) -> Self {
+        Self::with_hub(Hub::new(config))
+    }
+
+    fn with_hub(hub: Hub) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let hub = Hub::new(config);
         let engine = TestEngine::start(&hub);
         let server = serve(hub.clone(), socket_in(&dir)).unwrap();
         Self {
@@ -345,6 +350,40 @@ async fn hello_gets_welcome_without_a_token() {
     assert_eq!(welcome["project"], "pipe-test");
     assert_eq!(welcome["role"], "controller");
     assert_eq!(host.hub.session_count(), 1);
+}
+
+/// As `stagelink-player` runs it: sessions on `SessionThreads` (the sockets stay registered with
+/// the accepting runtime). Two clients on two threads get welcome and events; a shutdown still
+/// says goodbye.
+#[tokio::test]
+async fn sessions_on_session_threads_work_end_to_end() {
+    let hub = Hub::new(config());
+    assert!(hub.run_sessions_on(SessionThreads::new(2).unwrap()));
+    let mut host = Host::with_hub(hub);
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let mut client = host.client().await;
+        client.hello(json!({})).await;
+        client
+            .send(json!({"type": "subscribe", "streams": ["movie_props"], "snapshot": false}))
+            .await;
+        client.sync().await;
+        clients.push(client);
+    }
+    host.engine.record(Change::MovieProp(
+        "title",
+        PropValue::Text("threads".into()),
+    ));
+    for client in &mut clients {
+        let event = client.recv_type("event").await;
+        assert_eq!(event["items"][0]["value"], "threads");
+    }
+    host.server.take().unwrap().shutdown().await;
+    for client in &mut clients {
+        client.recv_type("bye").await;
+        assert_eq!(client.recv_type("error").await["code"], "shutdown");
+        client.expect_closed().await;
+    }
 }
 
 #[tokio::test]
