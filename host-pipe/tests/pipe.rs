@@ -277,6 +277,14 @@ impl Client {
         }
     }
 
+    /// Subscribes to `stream` without a snapshot and waits until the session has handled it:
+    /// live from here on (a change flushed before that would not be sent).
+    async fn subscribe_live(&mut self, stream: &str) {
+        self.send(json!({"type": "subscribe", "streams": [stream], "snapshot": false}))
+            .await;
+        self.sync().await;
+    }
+
     /// A ping/pong round trip: everything sent before it has been handled by the session.
     async fn sync(&mut self) {
         self.send(json!({"type": "ping", "t": 424242})).await;
@@ -364,10 +372,7 @@ async fn sessions_on_session_threads_work_end_to_end() {
     for _ in 0..2 {
         let mut client = host.client().await;
         client.hello(json!({})).await;
-        client
-            .send(json!({"type": "subscribe", "streams": ["movie_props"], "snapshot": false}))
-            .await;
-        client.sync().await;
+        client.subscribe_live("movie_props").await;
         clients.push(client);
     }
     host.engine.record(Change::MovieProp(
@@ -405,11 +410,7 @@ async fn subscribe_then_events() {
     let host = Host::start();
     let mut client = host.client().await;
     client.hello(json!({})).await;
-    client
-        .send(json!({"type": "subscribe", "streams": ["movie_props"], "snapshot": false}))
-        .await;
-    // Live from here on; a change flushed before the subscribe was handled would not be sent.
-    client.sync().await;
+    client.subscribe_live("movie_props").await;
     host.engine
         .record(Change::MovieProp("title", PropValue::Text("one".into())));
     let event = client.recv_type("event").await;

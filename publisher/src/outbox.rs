@@ -759,6 +759,16 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
 mod tests {
     use super::*;
 
+    /// Every text message the outbox has ready, in order.
+    fn drain_texts(outbox: &mut SessionOutbox) -> Vec<Bytes> {
+        let store = PixelStore::default();
+        std::iter::from_fn(|| match outbox.pop(&store) {
+            Some(Outgoing::Text(t)) => Some(t),
+            _ => None,
+        })
+        .collect()
+    }
+
     fn event(stream: StreamName, seq: u64, frame: u32, items: &[&str]) -> Bytes {
         encode_event_raw(stream, seq, None, frame, items.iter().map(|i| i.as_bytes()))
     }
@@ -832,12 +842,7 @@ mod tests {
             event(s, 4, 4, &[r#"{"sprite_num":3,"begin_frame":1}"#]),
         );
         assert_eq!(outbox.queued_events(), 2, "merged state + one event");
-        let store = PixelStore::default();
-        let texts: Vec<Bytes> = std::iter::from_fn(|| match outbox.pop(&store) {
-            Some(Outgoing::Text(t)) => Some(t),
-            _ => None,
-        })
-        .collect();
+        let texts = drain_texts(&mut outbox);
         assert_eq!(texts.len(), 2);
         assert_eq!(
             &texts[0][..],
@@ -911,12 +916,7 @@ mod tests {
                 ],
             ),
         );
-        let store = PixelStore::default();
-        let texts: Vec<Bytes> = std::iter::from_fn(|| match outbox.pop(&store) {
-            Some(Outgoing::Text(t)) => Some(t),
-            _ => None,
-        })
-        .collect();
+        let texts = drain_texts(&mut outbox);
         assert_eq!(texts.len(), 2);
         assert_eq!(
             &texts[0][..],
@@ -960,12 +960,10 @@ mod tests {
             3,
             event(s, 3, 3, &[r#"{"sprite_num":5,"begin_frame":1,"loc_h":7}"#]),
         );
-        let store = PixelStore::default();
-        let texts: Vec<String> = std::iter::from_fn(|| match outbox.pop(&store) {
-            Some(Outgoing::Text(t)) => Some(String::from_utf8(t.to_vec()).unwrap()),
-            _ => None,
-        })
-        .collect();
+        let texts: Vec<String> = drain_texts(&mut outbox)
+            .iter()
+            .map(|t| String::from_utf8(t.to_vec()).unwrap())
+            .collect();
         let sprites: Vec<&String> = texts
             .iter()
             .filter(|t| t.contains(r#""stream":"sprites""#))

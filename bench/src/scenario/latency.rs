@@ -57,89 +57,27 @@ pub fn run(opts: &Opts) -> Result<Report> {
     let hop_unix = floor(Some(&unix_path), size, true, warmup, duration)?;
     let hop_tcp = floor(None, size, true, warmup, duration)?;
 
-    let pipe_path = dir.join("host.sock");
-    let pipe = {
-        let host = Child::start_self(
-            "host",
-            &args(&["serve", "--mode", "latency", "--pipe"])
-                .into_iter()
-                .chain([
-                    pipe_path.display().to_string(),
-                    interval_arg(),
-                    opts.workers_arg(),
-                ])
-                .collect::<Vec<_>>(),
-        )?;
-        let path = host.line("pipe")?.into();
-        measure(Target::Pipe(path), Some(&host), opts)?
-    };
-    let ws = {
-        let host = Child::start_self(
-            "host",
-            &args(&[
-                "serve",
-                "--mode",
-                "latency",
-                "--ws",
-                &interval_arg(),
-                &opts.workers_arg(),
-            ]),
-        )?;
-        measure(Target::Ws(host.line("ws")?.parse()?), Some(&host), opts)?
-    };
-    // The same two rows with the sessions on the tokio workers instead of session threads
-    // (how every host ran before `SessionThreads`): the reference for what they change.
-    let one_worker = (!opts.quick).then(|| -> Result<(Row, Row)> {
-        let pipe = {
-            let path = dir.join("host1.sock");
-            let host = Child::start_self(
-                "host",
-                &args(&[
-                    "serve",
-                    "--mode",
-                    "latency",
-                    "--session-threads=0",
-                    &opts.workers_arg(),
-                    &interval_arg(),
-                    "--pipe",
-                ])
-                .into_iter()
-                .chain([path.display().to_string()])
-                .collect::<Vec<_>>(),
-            )?;
-            measure(Target::Pipe(host.line("pipe")?.into()), Some(&host), opts)?
-        };
-        let host = Child::start_self(
-            "host",
-            &args(&[
-                "serve",
-                "--mode",
-                "latency",
-                "--ws",
-                "--session-threads=0",
-                &opts.workers_arg(),
-                &interval_arg(),
-            ]),
-        )?;
+    // The local-socket and WebSocket rows: a latency host with `extra` flags, measured directly.
+    let direct = |sock: &str, extra: &[&str]| -> Result<(Row, Row)> {
+        let path = dir.join(sock).display().to_string();
+        let host = latency_host(opts, &[&["--pipe", &path], extra].concat())?;
+        let pipe = measure(Target::Pipe(host.line("pipe")?.into()), Some(&host), opts)?;
+        let host = latency_host(opts, &[&["--ws"], extra].concat())?;
         let ws = measure(Target::Ws(host.line("ws")?.parse()?), Some(&host), opts)?;
         Ok((pipe, ws))
-    });
-    let one_worker = one_worker.transpose()?;
+    };
+    let (pipe, ws) = direct("host.sock", &[])?;
+    // The same two rows with the sessions on the tokio workers instead of session threads
+    // (how every host ran before `SessionThreads`): the reference for what they change.
+    let on_workers = if opts.quick {
+        None
+    } else {
+        Some(direct("host1.sock", &["--session-threads=0"])?)
+    };
     let relay_one = {
         let relay = Child::start_self("relay node", &args(&["relay-node"]))?;
         let url = format!("ws://{}/ws", relay.line("ws")?);
-        let _host = Child::start_self(
-            "host",
-            &args(&[
-                "serve",
-                "--mode",
-                "latency",
-                "--uplink",
-                &url,
-                &interval_arg(),
-                &opts.workers_arg(),
-            ]),
-        )?;
+        let _host = latency_host(opts, &["--uplink", &url])?;
         measure(Target::Ws(relay.line("ws")?.parse()?), None, opts)?
     };
     let relay_two = if opts.no_redis {
@@ -157,18 +95,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
             &args(&["relay-node", "--redis", &url, "--node-id", "bench-b"]),
         )?;
         let up = format!("ws://{}/ws", a.line("ws")?);
-        let _host = Child::start_self(
-            "host",
-            &args(&[
-                "serve",
-                "--mode",
-                "latency",
-                "--uplink",
-                &up,
-                &interval_arg(),
-                &opts.workers_arg(),
-            ]),
-        )?;
+        let _host = latency_host(opts, &["--uplink", &up])?;
         measure(Target::Ws(b.line("ws")?.parse()?), None, opts)?
     };
 
@@ -223,7 +150,7 @@ pub fn run(opts: &Opts) -> Result<Report> {
     );
     row("Stagelink local socket", &pipe, unix_h);
     row("Stagelink WebSocket", &ws, tcp_h);
-    if let Some((pipe1, ws1)) = &one_worker {
+    if let Some((pipe1, ws1)) = &on_workers {
         row(
             "Stagelink local socket, sessions on the tokio workers (reference)",
             pipe1,
@@ -299,8 +226,13 @@ fn args(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| (*s).to_owned()).collect()
 }
 
-fn interval_arg() -> String {
-    format!("--interval-us={INTERVAL_US}")
+/// A host child in `latency` mode (one stamped event per interval) with `extra` flags.
+fn latency_host(opts: &Opts, extra: &[&str]) -> Result<Child> {
+    let mut a = args(&["serve", "--mode", "latency"]);
+    a.push(format!("--interval-us={INTERVAL_US}"));
+    a.push(opts.workers_arg());
+    a.extend(extra.iter().map(|s| (*s).to_owned()));
+    Child::start_self("host", &a)
 }
 
 /// A private temporary directory for socket files.
