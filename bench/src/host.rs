@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// (as the player does), so a whole bench run can be repeated without session threads.
     #[arg(long, env = "STAGELINK_SESSION_THREADS")]
     pub session_threads: Option<usize>,
+    /// Sessions the engine thread may write to directly (`HubConfig::direct_write_sessions`,
+    /// the local socket's); 0 turns direct writes off. Read from `STAGELINK_DIRECT_WRITES` too.
+    #[arg(long, env = "STAGELINK_DIRECT_WRITES")]
+    pub direct_writes: Option<usize>,
 }
 
 /// The hub configuration every bench host uses: the defaults, open (loopback only), and an
@@ -122,7 +126,11 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         .worker_threads(args.workers.max(1))
         .enable_all()
         .build()?;
-    let hub = Hub::new(hub_config());
+    let mut config = hub_config();
+    if let Some(n) = args.direct_writes {
+        config.direct_write_sessions = n;
+    }
+    let hub = Hub::new(config);
     match args.session_threads {
         Some(0) => {}
         Some(n) => {

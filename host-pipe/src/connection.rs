@@ -4,6 +4,10 @@
 //! socket ──FrameCodec──▶ session.handle_message ─┐
 //! socket ◀──FrameCodec── batch of next_outgoing ◀┘   (feed each ready message, flush once)
 //! ```
+//!
+//! On Unix the publishing thread may also write a caught-up session's ticks to the socket
+//! itself ([`crate::direct`]); this loop then writes the rest of a message it left half-sent
+//! ([`Outgoing::Raw`]) first, and tells the session when its own writes are flushed.
 
 use std::time::Duration;
 
@@ -11,7 +15,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use stagelink_contracts::{FrameCodec, FrameError};
 use stagelink_publisher::{Flow, Outgoing, Session};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// Messages fed before a flush is forced, so one busy session cannot grow the write buffer
@@ -104,6 +108,12 @@ where
     while let Some(out) = next.take() {
         match out {
             Outgoing::Text(bytes) | Outgoing::Binary(bytes) => outbound.feed(bytes).await?,
+            Outgoing::Raw(bytes) => {
+                // The rest of a message the publishing thread began writing directly: already
+                // framed, and due before anything else.
+                SinkExt::<Bytes>::flush(outbound).await?;
+                outbound.get_mut().write_all(&bytes).await?;
+            }
             Outgoing::Close { code, reason } => {
                 // A local socket has no close frame: the fatal error (if any) was the last
                 // message, and closing the stream says the rest.
@@ -119,5 +129,6 @@ where
         }
     }
     SinkExt::<Bytes>::flush(outbound).await?;
+    session.wire_idle();
     Ok(Sent::More)
 }

@@ -16,6 +16,8 @@
 //!   and shuts down gracefully (`bye` to everyone, a bounded wait, the socket file removed).
 //! - [`connection`] — [`run_connection`]: one client's loop, frames in to the session, batches
 //!   of its messages out (fed, then flushed once).
+//! - `direct` (Unix) — `UnixDirect`, the connection's non-blocking writer through which the
+//!   publishing thread writes a caught-up client's ticks itself (one wake-up fewer per event).
 //! - `socket_file` (Unix) — the `0700` directory, the `0600` socket, reclaiming a dead host's
 //!   stale socket, never stealing a live one, removing our own file at the end.
 //! - [`peer`] — the peer uid check ([`check_peer_uid`]).
@@ -38,6 +40,8 @@
 //! ```
 
 pub mod connection;
+#[cfg(unix)]
+pub mod direct;
 pub mod error;
 pub mod path;
 pub mod peer;

@@ -226,7 +226,7 @@ fn admit(hub: &Hub, stream: Stream, connections: &mut JoinSet<()>) {
         connections.spawn(refuse(stream, farewell));
         return;
     }
-    let session = Session::new(
+    let mut session = Session::new(
         hub,
         ConnectionInfo {
             peer,
@@ -234,6 +234,7 @@ fn admit(hub: &Hub, stream: Stream, connections: &mut JoinSet<()>) {
             trusted: true,
         },
     );
+    offer_direct_writer(&mut session, &stream);
     // On the hub's session threads when it has them; the task here only waits for it (and
     // aborts it when the shutdown's grace period runs out).
     let task = hub.spawn_session(async move {
@@ -244,6 +245,23 @@ fn admit(hub: &Hub, stream: Stream, connections: &mut JoinSet<()>) {
         let _ = task.await;
     });
 }
+
+/// Lets the publishing thread write this client's ticks directly while it is caught up.
+#[cfg(unix)]
+fn offer_direct_writer(session: &mut Session, stream: &Stream) {
+    let Stream::UdSocket(socket) = stream;
+    match crate::direct::UnixDirect::new(socket) {
+        Ok(writer) => {
+            // Refused beyond the hub's limit; the duplicate descriptor closes with `writer`.
+            session.write_directly(std::sync::Arc::new(writer));
+        }
+        Err(e) => tracing::debug!(error = %e, "no direct writer for this connection"),
+    }
+}
+
+/// Named pipes have no direct writer: their sessions' tasks write everything.
+#[cfg(windows)]
+fn offer_direct_writer(_session: &mut Session, _stream: &Stream) {}
 
 /// Who is on the other end, for logs; an error when they may not connect.
 #[cfg(unix)]

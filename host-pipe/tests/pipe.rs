@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -744,4 +745,114 @@ async fn dropping_the_server_removes_the_file() {
     let path = host.path();
     drop(host.server.take());
     eventually("the socket file to go", || !path.exists()).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct writes: the publishing thread writes a caught-up client's ticks itself.
+
+/// Records `batches` ticks of `per_tick` sounds each (channels numbered in order) and waits
+/// until the last tick has been flushed.
+async fn record_sound_ticks(engine: &TestEngine, batches: u32, per_tick: u32) {
+    for b in 0..batches {
+        for i in 0..per_tick - 1 {
+            engine.record(Change::Sound(b * per_tick + i));
+        }
+        engine
+            .flushed(Change::Sound(b * per_tick + per_tick - 1))
+            .await;
+    }
+}
+
+/// Reads `sounds` events until `count` items came (channels 0, 1, …), checking that their
+/// seqs follow each other and the items come in order.
+async fn expect_sounds_in_order(client: &mut Client, count: u32) {
+    let mut next_channel = 0;
+    let mut last_seq = None;
+    while next_channel < count {
+        let event = client.recv_type("event").await;
+        assert_eq!(event["stream"], "sounds", "{event}");
+        let seq = event["seq"].as_u64().unwrap();
+        if let Some(last) = last_seq {
+            assert_eq!(seq, last + 1, "no hole, no repeat");
+        }
+        last_seq = Some(seq);
+        for item in event["items"].as_array().unwrap() {
+            assert_eq!(item["channel"], next_channel, "items in order");
+            next_channel += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn direct_writes_keep_every_event_in_order_through_a_full_socket() {
+    let host = Host::start();
+    let mut client = host.client().await;
+    client.hello(json!({})).await;
+    client.subscribe_live("sounds").await;
+
+    // Caught up: the publishing thread writes the ticks itself.
+    record_sound_ticks(&host.engine, 3, 10).await;
+    expect_sounds_in_order(&mut client, 30).await;
+    let direct = host.hub.stats().direct_writes.load(Relaxed);
+    assert!(direct >= 3, "ticks written directly: {direct}");
+
+    // The client stops reading: ~1 MB, far more than the socket buffer, so a message goes out
+    // only in part and the connection's task finishes it; then it all arrives, in order.
+    let mut late = host.client().await;
+    late.hello(json!({})).await;
+    late.subscribe_live("sounds").await;
+    record_sound_ticks(&host.engine, 40, 250).await;
+    expect_sounds_in_order(&mut late, 10_000).await;
+    // The first client kept up meanwhile (`client` was not read, so it stalled too).
+    let mut all = 30;
+    let mut last_seq = 3;
+    while all < 10_030 {
+        let event = client.recv_type("event").await;
+        let seq = event["seq"].as_u64().unwrap();
+        assert_eq!(seq, last_seq + 1);
+        last_seq = seq;
+        all += event["items"].as_array().unwrap().len();
+    }
+    // Both were caught up again at the end: back to direct writes.
+    let before = host.hub.stats().direct_writes.load(Relaxed);
+    record_sound_ticks(&host.engine, 1, 5).await;
+    client.recv_type("event").await;
+    late.recv_type("event").await;
+    eventually("direct writes resumed", || {
+        host.hub.stats().direct_writes.load(Relaxed) >= before + 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn beyond_the_direct_writer_limit_sessions_are_written_by_their_tasks() {
+    let host = Host::with_config(HubConfig {
+        direct_write_sessions: 1,
+        ..config()
+    });
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut client = host.client().await;
+        client.hello(json!({})).await;
+        client.subscribe_live("sounds").await;
+        clients.push(client);
+    }
+    record_sound_ticks(&host.engine, 5, 4).await;
+    for client in &mut clients {
+        expect_sounds_in_order(client, 20).await;
+    }
+    // One session of three wrote directly: at most the five ticks.
+    let direct = host.hub.stats().direct_writes.load(Relaxed);
+    assert!((1..=5).contains(&direct), "direct writes: {direct}");
+
+    let off = Host::with_config(HubConfig {
+        direct_write_sessions: 0,
+        ..config()
+    });
+    let mut client = off.client().await;
+    client.hello(json!({})).await;
+    client.subscribe_live("sounds").await;
+    record_sound_ticks(&off.engine, 2, 3).await;
+    expect_sounds_in_order(&mut client, 6).await;
+    assert_eq!(off.hub.stats().direct_writes.load(Relaxed), 0);
 }

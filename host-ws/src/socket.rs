@@ -275,6 +275,13 @@ impl Batch {
                     bytes += data.len();
                     batch.messages.push(Message::Binary(data));
                 }
+                Outgoing::Raw(_) => {
+                    // Only for transports that offer a direct writer; this one does not.
+                    tracing::error!(
+                        session = session.id(),
+                        "dropping a raw message: no direct writer was offered"
+                    )
+                }
                 Outgoing::Close { code, reason } => {
                     batch.messages.push(close_frame(code, &reason));
                     batch.closes = true;

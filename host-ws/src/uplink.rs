@@ -172,6 +172,11 @@ async fn connect_once(
                         tokio_tungstenite::tungstenite::Utf8Bytes::try_from(b).unwrap_or_default(),
                     )).await,
                     Outgoing::Binary(b) => socket.send(Message::Binary(b)).await,
+                    // Only for transports that offer a direct writer; the uplink does not.
+                    Outgoing::Raw(_) => {
+                        tracing::error!("dropping a raw message: no direct writer was offered");
+                        Ok(())
+                    }
                     Outgoing::Close { code, reason } => {
                         let _ = socket.send(Message::Close(Some(CloseFrame {
                             code: CloseCode::from(code),

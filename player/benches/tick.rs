@@ -21,7 +21,9 @@ fn drain(session: &mut Session) -> usize {
     loop {
         let next = std::pin::pin!(session.next_outgoing()).poll(&mut cx);
         match next {
-            Poll::Ready(Outgoing::Text(b) | Outgoing::Binary(b)) => bytes += b.len(),
+            Poll::Ready(Outgoing::Text(b) | Outgoing::Binary(b) | Outgoing::Raw(b)) => {
+                bytes += b.len()
+            }
             Poll::Ready(Outgoing::Close { .. }) | Poll::Pending => return bytes,
         }
     }

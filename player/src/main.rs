@@ -170,6 +170,12 @@ struct Args {
     #[arg(long, value_name = "N", env = "STAGELINK_SESSION_THREADS")]
     session_threads: Option<usize>,
 
+    /// Local-socket sessions the engine thread may write to directly while they are caught
+    /// up (one wake-up fewer per event); later ones are written by their session thread.
+    /// 0 turns direct writes off.
+    #[arg(long, value_name = "N", env = "STAGELINK_DIRECT_WRITES", default_value_t = HubConfig::default().direct_write_sessions)]
+    direct_writes: usize,
+
     /// Which renderer draws the `pixels` stream.
     #[arg(long, value_enum, value_name = "KIND", env = "STAGELINK_RENDERER", default_value_t = RendererArg::Auto)]
     renderer: RendererArg,
@@ -405,6 +411,7 @@ impl Listeners {
             server_version: env!("CARGO_PKG_VERSION").into(),
             auth,
             capabilities,
+            direct_write_sessions: args.direct_writes,
             ..HubConfig::default()
         });
         let threads = match args.session_threads {

@@ -22,6 +22,9 @@ async fn drain(session: &mut Session) -> Vec<Value> {
         match next {
             Poll::Ready(Outgoing::Text(bytes)) => out.push(serde_json::from_slice(&bytes).unwrap()),
             Poll::Ready(Outgoing::Binary(_)) => {}
+            Poll::Ready(Outgoing::Raw(bytes)) => {
+                panic!("raw bytes without a direct writer: {bytes:?}")
+            }
             Poll::Ready(Outgoing::Close { code, reason }) => {
                 panic!("session closed: {code} {reason}")
             }

@@ -99,6 +99,10 @@ pub struct HubConfig {
     pub pixel_window: u32,
     /// Capabilities announced in `welcome`.
     pub capabilities: Vec<String>,
+    /// Sessions whose transport may let the publishing thread write to them directly while they
+    /// are caught up (see [`crate::direct`]); later ones wait for their session's task as
+    /// usual. Each costs the publishing thread one non-blocking write per tick. 0: never.
+    pub direct_write_sessions: usize,
 }
 
 impl Default for HubConfig {
@@ -120,6 +124,7 @@ impl Default for HubConfig {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            direct_write_sessions: 8,
         }
     }
 }

@@ -111,6 +111,8 @@ pub(crate) struct HubInner {
     pub(crate) shutting_down: std::sync::atomic::AtomicBool,
     /// Where transports run sessions; unset: on the runtime that calls `spawn_session`.
     session_threads: std::sync::OnceLock<SessionThreads>,
+    /// Sessions whose transport writes directly (at most `config.direct_write_sessions`).
+    pub(crate) direct_sessions: AtomicUsize,
 }
 
 /// The sessions of one project and everything shared between them. Cheap to clone.
@@ -151,6 +153,7 @@ impl Hub {
                 started: Instant::now(),
                 shutting_down: false.into(),
                 session_threads: std::sync::OnceLock::new(),
+                direct_sessions: AtomicUsize::new(0),
             }),
         }
     }
@@ -259,21 +262,31 @@ impl Hub {
                 )
             })
             .collect();
+        // Caught-up sessions with a direct writer get the tick written here, without a wake-up
+        // of their task (see `crate::direct`).
+        let pixels =
+            (self.inner.direct_sessions.load(Relaxed) > 0).then(|| self.inner.pixels.read());
         let sessions = self.inner.sessions.read();
         for session in sessions.iter() {
             let subscribed = session.subscribed.load(Relaxed);
             if subscribed & any == 0 {
                 continue;
             }
-            {
+            let wake = {
                 let mut outbox = session.outbox.lock();
                 for (stream, seq, mask, event) in &shared {
                     if subscribed & mask != 0 {
                         outbox.push_shared(*stream, *seq, frame, event);
                     }
                 }
+                match &pixels {
+                    Some(pixels) if outbox.has_direct() => outbox.write_direct(pixels),
+                    _ => true,
+                }
+            };
+            if wake {
+                session.notify.notify_one();
             }
-            session.notify.notify_one();
         }
         self.inner
             .stats

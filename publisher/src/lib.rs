@@ -26,6 +26,9 @@
 //! - [`threads`] — [`SessionThreads`]: single-threaded runtimes a host can run its sessions on
 //!   ([`Hub::run_sessions_on`], [`Hub::spawn_session`]), so the engine's wake-up is the only one
 //!   between a flush and the socket write.
+//! - [`direct`] — [`DirectWrite`]: a transport's non-blocking writer, through which the
+//!   publishing thread writes a caught-up session's tick itself, so not even that wake-up is
+//!   needed (the local socket offers one).
 //!
 //! ## Example
 //! ```
@@ -52,6 +55,7 @@
 //! ```
 
 pub mod config;
+pub mod direct;
 pub mod engine_link;
 pub mod hub;
 pub mod outbox;
@@ -62,6 +66,7 @@ pub mod stats;
 pub mod threads;
 
 pub use config::{AuthConfig, HubConfig, tokens_match};
+pub use direct::DirectWrite;
 pub use engine_link::{EngineLink, PendingCommand, PendingRequest, RequestKind};
 pub use hub::Hub;
 pub use outbox::{Outgoing, SessionOutbox, SharedEvent};

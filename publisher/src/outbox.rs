@@ -22,6 +22,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use stagelink_contracts::{Gap, Policy, STREAM_COUNT, ServerMessage, StreamName, encode_event_raw};
 
+use crate::direct::DirectWrite;
 use crate::pixels::{PixelCursor, PixelStore};
 use std::sync::Arc;
 
@@ -36,6 +37,10 @@ pub enum Outgoing {
     Binary(Bytes),
     /// Close the connection with this code and reason, after sending everything before it.
     Close { code: u16, reason: String },
+    /// The rest of a message the publishing thread began writing directly, already framed by
+    /// the transport's own [`DirectWrite`](crate::DirectWrite): write it as is, before anything
+    /// else. Only transports that offered a writer get it.
+    Raw(Bytes),
 }
 
 /// One published event, shared by every session it is queued for.
@@ -325,7 +330,19 @@ pub struct SessionOutbox {
     pub(crate) stats: SessionStats,
     /// The hub's totals, fed alongside the session's own counters.
     pub(crate) hub_stats: Option<Arc<HubStats>>,
+    /// The transport's non-blocking writer, when it offered one (see [`crate::direct`]).
+    direct: Option<Arc<dyn DirectWrite>>,
+    /// The transport took a message and has not said it was written yet.
+    wire_busy: bool,
+    /// The framed rest of a message the publishing thread wrote only in part.
+    raw: Option<Bytes>,
+    /// Messages the publishing thread wrote directly.
+    pub(crate) direct_sent: u64,
 }
+
+/// At most this many messages per session per tick are written directly; the rest wait for
+/// the session's task as usual.
+const DIRECT_BATCH: usize = 64;
 
 impl SessionOutbox {
     /// An outbox whose stream queues hold `capacity` events before their policy applies.
@@ -341,7 +358,63 @@ impl SessionOutbox {
             pending_tiles: VecDeque::new(),
             stats: SessionStats::default(),
             hub_stats: None,
+            direct: None,
+            wire_busy: false,
+            raw: None,
+            direct_sent: 0,
         }
+    }
+
+    /// Lets the publishing thread write to the connection directly through `writer`.
+    pub(crate) fn set_direct(&mut self, writer: Arc<dyn DirectWrite>) {
+        self.direct = Some(writer);
+    }
+
+    /// Whether a writer is set.
+    pub(crate) fn has_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// The transport wrote (and flushed) everything it took.
+    pub(crate) fn wire_idle(&mut self) {
+        self.wire_busy = false;
+    }
+
+    /// Writes what is queued straight to the socket, when the session is caught up (see
+    /// [`crate::direct`]). Returns whether the session's task must be woken: something is left
+    /// for it, or no direct write was possible.
+    pub(crate) fn write_direct(&mut self, pixels: &PixelStore) -> bool {
+        let Some(writer) = self.direct.clone() else {
+            return true;
+        };
+        if self.wire_busy || self.raw.is_some() || self.closing {
+            return true;
+        }
+        for _ in 0..DIRECT_BATCH {
+            let Some(message) = self.pop_inner(pixels) else {
+                return false;
+            };
+            match writer.try_write(&message) {
+                Ok(None) => {
+                    self.direct_sent += 1;
+                    if let Some(h) = &self.hub_stats {
+                        h.direct_writes
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                Ok(Some(rest)) => {
+                    self.raw = Some(rest);
+                    return true;
+                }
+                Err(e) => {
+                    // The transport will find the broken socket on its own.
+                    tracing::debug!(error = %e, "direct write failed; the session's task takes over");
+                    self.direct = None;
+                    return true;
+                }
+            }
+        }
+        true
     }
 
     /// Queues a control message (welcome, ack, response, error, snapshot, pong…). Ignored once
@@ -558,6 +631,18 @@ impl SessionOutbox {
     /// streams (a pending `gap` right before its stream's next event), then pixel tiles. Once
     /// closing: the control messages queued before the close, then the close, then nothing.
     pub fn pop(&mut self, pixels: &PixelStore) -> Option<Outgoing> {
+        if let Some(rest) = self.raw.take() {
+            self.wire_busy = true;
+            return Some(Outgoing::Raw(rest));
+        }
+        let out = self.pop_inner(pixels);
+        if out.is_some() && self.direct.is_some() {
+            self.wire_busy = true;
+        }
+        out
+    }
+
+    fn pop_inner(&mut self, pixels: &PixelStore) -> Option<Outgoing> {
         if let Some(bytes) = self.control.pop_front() {
             self.count_out(None, bytes.len());
             return Some(Outgoing::Text(bytes));

@@ -22,6 +22,7 @@ use stagelink_contracts::{
 };
 use tokio::time::Instant;
 
+use crate::direct::DirectWrite;
 use crate::engine_link::{PendingCommand, PendingRequest, RequestKind};
 use crate::hub::{ALL_STREAMS, Hub, SessionShared, bit};
 use crate::outbox::Outgoing;
@@ -65,6 +66,10 @@ pub struct Session {
     rate_count: u32,
     /// Whether this rate window already sent its one `rate_limited` error.
     rate_error_sent: bool,
+    /// The transport's writer was accepted (it counts against the hub's limit until drop).
+    direct: bool,
+    /// `direct_sent` when the heartbeat last looked: direct writes count as sending.
+    direct_seen: u64,
 }
 
 impl Session {
@@ -83,6 +88,41 @@ impl Session {
             rate_window_start: now,
             rate_count: 0,
             rate_error_sent: false,
+            direct: false,
+            direct_seen: 0,
+        }
+    }
+
+    /// Offers a non-blocking writer for this connection, so the publishing thread can write
+    /// ticks to it directly while the session is caught up (see [`crate::direct`]). Returns
+    /// whether it was accepted: the hub takes at most
+    /// [`HubConfig::direct_write_sessions`](crate::HubConfig) writers. A transport that offers
+    /// one must write [`Outgoing::Raw`] as is and call [`Session::wire_idle`] after each flush.
+    pub fn write_directly(&mut self, writer: Arc<dyn DirectWrite>) -> bool {
+        if self.direct {
+            self.shared.outbox.lock().set_direct(writer);
+            return true;
+        }
+        let limit = self.hub.config().direct_write_sessions;
+        let taken = self
+            .hub
+            .inner
+            .direct_sessions
+            .fetch_update(Relaxed, Relaxed, |n| (n < limit).then_some(n + 1))
+            .is_ok();
+        if taken {
+            self.direct = true;
+            self.shared.outbox.lock().set_direct(writer);
+        }
+        taken
+    }
+
+    /// Tells the outbox that everything the transport took from it so far is written and
+    /// flushed, so the publishing thread may write directly again. Only needed after
+    /// [`Session::write_directly`].
+    pub fn wire_idle(&self) {
+        if self.direct {
+            self.shared.outbox.lock().wire_idle();
         }
     }
 
@@ -251,6 +291,14 @@ impl Session {
                         );
                     } else if now >= self.next_ping {
                         self.next_ping = now + heartbeat;
+                        if self.direct {
+                            // The publishing thread sent something meanwhile: no ping needed.
+                            let sent = self.shared.outbox.lock().direct_sent;
+                            if sent != self.direct_seen {
+                                self.direct_seen = sent;
+                                continue;
+                            }
+                        }
                         let t = self.hub.uptime().as_millis() as u64;
                         self.shared.push_message(&ServerMessage::Ping(stagelink_contracts::Ping { t }));
                     }
@@ -588,6 +636,9 @@ fn message_type(msg: &ClientMessage) -> &'static str {
 impl Drop for Session {
     fn drop(&mut self) {
         tracing::debug!(session = self.shared.id, "session closed");
+        if self.direct {
+            self.hub.inner.direct_sessions.fetch_sub(1, Relaxed);
+        }
         self.hub.unregister(self.shared.id);
     }
 }

@@ -92,6 +92,9 @@ pub struct HubStats {
     pub tick_sum_us: AtomicU64,
     pub tick_count: AtomicU64,
     pub flushes: AtomicU64,
+    /// Messages the publishing thread wrote to a caught-up session's socket itself
+    /// ([`crate::direct`]).
+    pub direct_writes: AtomicU64,
 }
 
 impl HubStats {
@@ -171,6 +174,11 @@ impl HubStats {
             out,
             "# HELP {prefix}_control_messages_out_total Control messages sent (acks, responses, snapshots, errors).\n# TYPE {prefix}_control_messages_out_total counter\n{prefix}_control_messages_out_total {}",
             self.control_messages_out.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP {prefix}_direct_writes_total Messages the publishing thread wrote to caught-up clients itself.\n# TYPE {prefix}_direct_writes_total counter\n{prefix}_direct_writes_total {}",
+            self.direct_writes.load(Relaxed)
         );
         let _ = writeln!(
             out,

@@ -52,6 +52,7 @@ fn run_with(max_message: usize, hello: Option<&str>, messages: &[Vec<u8>]) {
                 }
                 Outgoing::Binary(b) => assert_eq!(b[0], 0x01),
                 Outgoing::Close { .. } => *closed = true,
+                Outgoing::Raw(b) => panic!("raw bytes without a direct writer: {b:?}"),
             }
         }
     };

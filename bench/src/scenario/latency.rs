@@ -74,6 +74,19 @@ pub fn run(opts: &Opts) -> Result<Report> {
     } else {
         Some(direct("host1.sock", &["--session-threads=0"])?)
     };
+    // The local socket without direct writes (each event through its session thread): the
+    // reference for what the engine thread's own non-blocking write changes.
+    let no_direct = if opts.quick {
+        None
+    } else {
+        let path = dir.join("host2.sock").display().to_string();
+        let host = latency_host(opts, &["--pipe", &path, "--direct-writes=0"])?;
+        Some(measure(
+            Target::Pipe(host.line("pipe")?.into()),
+            Some(&host),
+            opts,
+        )?)
+    };
     let relay_one = {
         let relay = Child::start_self("relay node", &args(&["relay-node"]))?;
         let url = format!("ws://{}/ws", relay.line("ws")?);
@@ -162,6 +175,13 @@ pub fn run(opts: &Opts) -> Result<Report> {
             tcp_h,
         );
     }
+    if let Some(pipe2) = &no_direct {
+        row(
+            "Stagelink local socket, no direct writes (reference)",
+            pipe2,
+            unix_h,
+        );
+    }
     row("Stagelink via 1 relay node", &relay_one, tcp_h);
     row("Stagelink via 2 relay nodes + Redis", &relay_two, tcp_h);
     table.note(format!(
@@ -187,7 +207,10 @@ pub fn run(opts: &Opts) -> Result<Report> {
         "the host runs as `stagelink-player` does: tokio with {} worker thread(s) for accepting \
          and HTTP, and its sessions on one session thread per CPU (`SessionThreads`, a \
          single-threaded runtime each); the \"reference\" rows run the sessions on the tokio \
-         workers instead, as every host did before",
+         workers instead, as every host did before. On the local socket the engine thread \
+         writes each event itself, with one non-blocking `sendmsg`, while the client is caught \
+         up (direct writes, `HubConfig::direct_write_sessions`); the \"no direct writes\" \
+         reference row sends every event through the session thread",
         opts.workers_arg().trim_start_matches("--workers=")
     ));
     table.note(load_note());

@@ -1,0 +1,186 @@
+//! Direct writes: the publishing thread writes a caught-up session's messages straight to its
+//! socket, without waking the session's own thread.
+//!
+//! Every event normally crosses two wake-ups before a client sees it: the engine thread queues
+//! it and wakes the session's thread, which writes it; the client then wakes to read it. On a
+//! quiet machine the first wake-up costs as much as the socket itself (see
+//! `docs/benchmarks.md`, "+ one thread hop"). When a session is caught up — nothing queued,
+//! its transport not in the middle of a write — the publishing thread can instead make one
+//! **non-blocking** write of the tick's messages itself: it never waits on the network (a full
+//! socket buffer means "queue it as usual"), it writes the same bytes in the same order the
+//! session's task would have, and it stops at the first message that does not fit whole.
+//!
+//! The rules, all checked under the session's outbox lock:
+//! - a transport offers a writer with [`Session::write_directly`](crate::Session::write_directly);
+//!   the hub accepts at most [`HubConfig::direct_write_sessions`](crate::HubConfig) of them, so
+//!   the publishing thread's cost stays small (one `sendmsg` per session per tick) while a
+//!   large fan-out runs on the session threads as before;
+//! - whenever the transport takes a message from the outbox the wire is its own until it says
+//!   [`Session::wire_idle`](crate::Session::wire_idle) after flushing, and the publishing thread
+//!   does not write in between;
+//! - a message that went out only in part leaves its framed rest in the outbox, and the
+//!   transport gets it first, as [`Outgoing::Raw`], to write as is;
+//! - a writer that fails is dropped; the transport finds the broken socket on its own.
+//!
+//! TLS connections and named pipes offer no writer; their sessions work as before.
+
+use bytes::Bytes;
+
+use crate::outbox::Outgoing;
+
+/// A transport's non-blocking writer for one connection.
+pub trait DirectWrite: Send + Sync + std::fmt::Debug {
+    /// Writes `message` ([`Outgoing::Text`] or [`Outgoing::Binary`]) framed as the transport
+    /// frames it, without ever blocking. `Ok(None)`: it all went out. `Ok(Some(rest))`: only a
+    /// part (maybe nothing) fit; `rest` is the framed remainder, for the transport to write
+    /// before anything else. `Err`: the socket is unusable.
+    fn try_write(&self, message: &Outgoing) -> std::io::Result<Option<Bytes>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+    use stagelink_contracts::{StreamName, encode_event_raw};
+
+    use super::*;
+    use crate::outbox::SessionOutbox;
+    use crate::pixels::PixelStore;
+
+    /// A socket that takes `room` more bytes (framed as 2-byte length + payload), then fails
+    /// when `broken`.
+    #[derive(Debug, Default)]
+    struct FakeSocket {
+        room: Mutex<usize>,
+        wire: Mutex<Vec<u8>>,
+        broken: std::sync::atomic::AtomicBool,
+    }
+
+    impl FakeSocket {
+        fn with_room(room: usize) -> Arc<Self> {
+            Arc::new(Self {
+                room: Mutex::new(room),
+                ..Self::default()
+            })
+        }
+    }
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut f = (payload.len() as u16).to_le_bytes().to_vec();
+        f.extend_from_slice(payload);
+        f
+    }
+
+    impl DirectWrite for FakeSocket {
+        fn try_write(&self, message: &Outgoing) -> std::io::Result<Option<Bytes>> {
+            if self.broken.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let Outgoing::Text(payload) = message else {
+                return Err(std::io::Error::other("not text"));
+            };
+            let frame = framed(payload);
+            let mut room = self.room.lock();
+            let n = frame.len().min(*room);
+            *room -= n;
+            self.wire.lock().extend_from_slice(&frame[..n]);
+            Ok((n < frame.len()).then(|| Bytes::copy_from_slice(&frame[n..])))
+        }
+    }
+
+    fn event(seq: u64) -> Bytes {
+        let item = format!(r#"{{"id":{seq}}}"#);
+        encode_event_raw(StreamName::Sounds, seq, None, seq as u32, [item.as_bytes()])
+    }
+
+    fn outbox_with(socket: &Arc<FakeSocket>) -> SessionOutbox {
+        let mut outbox = SessionOutbox::new(64, 2);
+        outbox.set_direct(socket.clone());
+        outbox
+    }
+
+    #[test]
+    fn a_caught_up_session_gets_the_tick_written_in_order_without_a_wake() {
+        let socket = FakeSocket::with_room(1 << 20);
+        let mut outbox = outbox_with(&socket);
+        let store = PixelStore::default();
+        let mut expected = Vec::new();
+        for seq in 1..=3 {
+            outbox.push_event(StreamName::Sounds, seq, seq as u32, event(seq));
+            expected.extend(framed(&event(seq)));
+        }
+        assert!(!outbox.write_direct(&store), "nothing left: no wake-up");
+        assert_eq!(*socket.wire.lock(), expected);
+        assert_eq!(outbox.direct_sent, 3);
+        assert_eq!(outbox.pop(&store), None);
+    }
+
+    #[test]
+    fn the_transport_owns_the_wire_from_its_pop_until_it_says_idle() {
+        let socket = FakeSocket::with_room(1 << 20);
+        let mut outbox = outbox_with(&socket);
+        let store = PixelStore::default();
+        outbox.push_event(StreamName::Sounds, 1, 1, event(1));
+        assert_eq!(outbox.pop(&store), Some(Outgoing::Text(event(1))));
+        // The transport has not written event 1 yet: event 2 must wait for it.
+        outbox.push_event(StreamName::Sounds, 2, 2, event(2));
+        assert!(outbox.write_direct(&store));
+        assert!(socket.wire.lock().is_empty());
+        outbox.wire_idle();
+        outbox.push_event(StreamName::Sounds, 3, 3, event(3));
+        assert!(!outbox.write_direct(&store));
+        let mut expected = framed(&event(2));
+        expected.extend(framed(&event(3)));
+        assert_eq!(*socket.wire.lock(), expected);
+    }
+
+    #[test]
+    fn a_half_written_message_is_finished_first_then_the_rest_follows() {
+        let first = framed(&event(1)).len();
+        // Event 1 fits, event 2 only in part.
+        let socket = FakeSocket::with_room(first + 5);
+        let mut outbox = outbox_with(&socket);
+        let store = PixelStore::default();
+        for seq in 1..=3 {
+            outbox.push_event(StreamName::Sounds, seq, seq as u32, event(seq));
+        }
+        assert!(
+            outbox.write_direct(&store),
+            "the session's task finishes the job"
+        );
+        let Some(Outgoing::Raw(rest)) = outbox.pop(&store) else {
+            panic!("the rest of event 2 comes first");
+        };
+        let mut wire = socket.wire.lock().clone();
+        wire.extend_from_slice(&rest);
+        let mut expected = framed(&event(1));
+        expected.extend(framed(&event(2)));
+        assert_eq!(wire, expected);
+        // No direct writes until the transport is done; then event 3 as usual.
+        outbox.push_event(StreamName::Sounds, 4, 4, event(4));
+        assert!(outbox.write_direct(&store));
+        assert_eq!(outbox.pop(&store), Some(Outgoing::Text(event(3))));
+        assert_eq!(outbox.pop(&store), Some(Outgoing::Text(event(4))));
+    }
+
+    #[test]
+    fn a_broken_writer_is_dropped_and_a_closing_session_gets_no_direct_writes() {
+        let socket = FakeSocket::with_room(1 << 20);
+        let mut outbox = outbox_with(&socket);
+        let store = PixelStore::default();
+        socket
+            .broken
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        outbox.push_event(StreamName::Sounds, 1, 1, event(1));
+        assert!(outbox.write_direct(&store));
+        assert!(!outbox.has_direct());
+
+        let socket = FakeSocket::with_room(1 << 20);
+        let mut outbox = outbox_with(&socket);
+        outbox.push_event(StreamName::Sounds, 1, 1, event(1));
+        outbox.close(4000, "bye");
+        assert!(outbox.write_direct(&store));
+        assert!(socket.wire.lock().is_empty());
+    }
+}
