@@ -18,6 +18,9 @@
 //!   of its messages out (fed, then flushed once).
 //! - `direct` (Unix) — `UnixDirect`, the connection's non-blocking writer through which the
 //!   publishing thread writes a caught-up client's ticks itself (one wake-up fewer per event).
+//! - `unix_io` (Unix) — `LocalStream`: the connection's socket registered for read readiness
+//!   only (a write that finds it full waits on a short-lived write registration), so a client's
+//!   reads do not wake the host.
 //! - `socket_file` (Unix) — the `0700` directory, the `0600` socket, reclaiming a dead host's
 //!   stale socket, never stealing a live one, removing our own file at the end.
 //! - [`peer`] — the peer uid check ([`check_peer_uid`]).
@@ -48,6 +51,8 @@ pub mod peer;
 pub mod server;
 #[cfg(unix)]
 mod socket_file;
+#[cfg(unix)]
+pub mod unix_io;
 
 pub use connection::run_connection;
 pub use error::PipeError;

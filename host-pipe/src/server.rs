@@ -234,34 +234,74 @@ fn admit(hub: &Hub, stream: Stream, connections: &mut JoinSet<()>) {
             trusted: true,
         },
     );
-    offer_direct_writer(&mut session, &stream);
     // On the hub's session threads when it has them; the task here only waits for it (and
     // aborts it when the shutdown's grace period runs out).
-    let task = hub.spawn_session(async move {
-        run_connection(session, &stream, &stream).await;
-        drop(stream);
-    });
+    let task = match connection_io(&mut session, stream) {
+        Ok(io) => hub.spawn_session(io.run(session)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set up a local connection");
+            return;
+        }
+    };
     connections.spawn(async move {
         let _ = task.await;
     });
 }
 
-/// Lets the publishing thread write this client's ticks directly while it is caught up.
+/// A connection's socket, ready to be driven by [`run_connection`] on a session thread.
 #[cfg(unix)]
-fn offer_direct_writer(session: &mut Session, stream: &Stream) {
-    let Stream::UdSocket(socket) = stream;
-    match crate::direct::UnixDirect::new(socket) {
+struct ConnectionIo(std::os::fd::OwnedFd);
+
+/// Takes the socket out of `interprocess` (whose tokio stream watches for write space on every
+/// read the client makes, see [`crate::unix_io`]) and lets the publishing thread write this
+/// client's ticks directly while it is caught up.
+#[cfg(unix)]
+fn connection_io(session: &mut Session, stream: Stream) -> std::io::Result<ConnectionIo> {
+    use std::os::fd::AsFd;
+    let Stream::UdSocket(socket) = &stream;
+    // Our own descriptor; dropping the stream deregisters and closes `interprocess`'s.
+    let fd = socket.as_fd().try_clone_to_owned()?;
+    drop(stream);
+    match crate::direct::UnixDirect::new(&fd) {
         Ok(writer) => {
             // Refused beyond the hub's limit; the duplicate descriptor closes with `writer`.
             session.write_directly(std::sync::Arc::new(writer));
         }
         Err(e) => tracing::debug!(error = %e, "no direct writer for this connection"),
     }
+    Ok(ConnectionIo(fd))
 }
 
-/// Named pipes have no direct writer: their sessions' tasks write everything.
+#[cfg(unix)]
+impl ConnectionIo {
+    /// Registers the socket with the runtime it runs on (the session thread's) and runs the
+    /// connection.
+    async fn run(self, session: Session) {
+        match crate::unix_io::LocalStream::new(self.0) {
+            Ok(mut stream) => {
+                let (reader, writer) = stream.split();
+                run_connection(session, reader, writer).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot register a local connection"),
+        }
+    }
+}
+
+/// A named pipe, driven through `interprocess` as is; it offers no direct writer.
 #[cfg(windows)]
-fn offer_direct_writer(_session: &mut Session, _stream: &Stream) {}
+struct ConnectionIo(Stream);
+
+#[cfg(windows)]
+fn connection_io(_session: &mut Session, stream: Stream) -> std::io::Result<ConnectionIo> {
+    Ok(ConnectionIo(stream))
+}
+
+#[cfg(windows)]
+impl ConnectionIo {
+    async fn run(self, session: Session) {
+        run_connection(session, &self.0, &self.0).await;
+    }
+}
 
 /// Who is on the other end, for logs; an error when they may not connect.
 #[cfg(unix)]
