@@ -165,6 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn pixel_tiles_are_left_to_the_sessions_task() {
+        let socket = FakeSocket::with_room(1 << 20);
+        let mut outbox = outbox_with(&socket);
+        let mut store = PixelStore::default();
+        outbox.pixels.subscribe();
+        store.publish(1, 64, 64, &vec![200u8; 64 * 64 * 4]);
+        outbox.push_event(StreamName::Sounds, 1, 1, event(1));
+        assert!(outbox.write_direct(&store), "tiles wait: wake the task");
+        assert_eq!(*socket.wire.lock(), framed(&event(1)));
+        assert!(matches!(outbox.pop(&store), Some(Outgoing::Binary(_))));
+    }
+
+    #[test]
     fn a_broken_writer_is_dropped_and_a_closing_session_gets_no_direct_writes() {
         let socket = FakeSocket::with_room(1 << 20);
         let mut outbox = outbox_with(&socket);

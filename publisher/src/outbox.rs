@@ -391,8 +391,9 @@ impl SessionOutbox {
             return true;
         }
         for _ in 0..DIRECT_BATCH {
-            let Some(message) = self.pop_inner(pixels) else {
-                return false;
+            let Some(message) = self.pop_inner(pixels, false) else {
+                // Pixel tiles are left to the session's task: a frame is many large writes.
+                return !self.pending_tiles.is_empty() || self.pixels.wants(pixels);
             };
             match writer.try_write(&message) {
                 Ok(None) => {
@@ -635,14 +636,15 @@ impl SessionOutbox {
             self.wire_busy = true;
             return Some(Outgoing::Raw(rest));
         }
-        let out = self.pop_inner(pixels);
+        let out = self.pop_inner(pixels, true);
         if out.is_some() && self.direct.is_some() {
             self.wire_busy = true;
         }
         out
     }
 
-    fn pop_inner(&mut self, pixels: &PixelStore) -> Option<Outgoing> {
+    /// [`Self::pop`] without the wire bookkeeping; pixel tiles only when `tiles`.
+    fn pop_inner(&mut self, pixels: &PixelStore, tiles: bool) -> Option<Outgoing> {
         if let Some(bytes) = self.control.pop_front() {
             self.count_out(None, bytes.len());
             return Some(Outgoing::Text(bytes));
@@ -699,6 +701,9 @@ impl SessionOutbox {
                 self.count_out(Some(stream), bytes.len());
                 return Some(Outgoing::Text(bytes));
             }
+        }
+        if !tiles {
+            return None;
         }
         if self.pending_tiles.is_empty() {
             self.pixels.take_frame(pixels, &mut self.pending_tiles);
