@@ -954,6 +954,9 @@ async fn wait_until_queued(host: &TestHost) {
 async fn resyncs_after_a_gap(t: Transport) {
     let config = HubConfig {
         stream_queue: 2,
+        // The bursts must overflow the session's queue: with direct writes the engine thread
+        // would put every tick into the socket itself while the client keeps up.
+        direct_write_sessions: 0,
         ..hub_config()
     };
     let host = TestHost::start_with(t, config, Movie::new(1, "Score: 0")).await;

@@ -4,9 +4,10 @@
 //! waking the connection's task (see `stagelink_publisher::direct`).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+use stagelink_publisher::direct::unix;
 use stagelink_publisher::{DirectWrite, Outgoing};
 
 /// Writes frames to a Unix stream socket without blocking.
@@ -36,52 +37,7 @@ impl DirectWrite for UnixDirect {
         };
         let len = u32::try_from(payload.len())
             .map_err(|_| io::Error::other("message larger than the framing allows"))?;
-        let header = len.to_le_bytes();
-        let total = header.len() + payload.len();
-        let sent = loop {
-            let iov = [
-                libc::iovec {
-                    iov_base: header.as_ptr() as *mut libc::c_void,
-                    iov_len: header.len(),
-                },
-                libc::iovec {
-                    iov_base: payload.as_ptr() as *mut libc::c_void,
-                    iov_len: payload.len(),
-                },
-            ];
-            // SAFETY: a zeroed msghdr is valid; it points at `iov`, which outlives the call.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-            msg.msg_iovlen = iov.len() as _;
-            // SAFETY: `fd` is an open socket we own; `msg` describes two live buffers.
-            let n = unsafe {
-                libc::sendmsg(
-                    self.fd.as_raw_fd(),
-                    &msg,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => break 0,
-                _ => return Err(e),
-            }
-        };
-        if sent >= total {
-            return Ok(None);
-        }
-        let mut rest = BytesMut::with_capacity(total - sent);
-        if sent < header.len() {
-            rest.put_slice(&header[sent..]);
-            rest.put_slice(payload);
-        } else {
-            rest.put_slice(&payload[sent - header.len()..]);
-        }
-        Ok(Some(rest.freeze()))
+        unix::send_framed(self.fd.as_fd(), &len.to_le_bytes(), payload)
     }
 }
 

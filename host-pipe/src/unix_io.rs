@@ -13,15 +13,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use stagelink_publisher::direct::unix::{register, send};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-
-/// Registers `fd` with the current runtime's I/O driver for `interest` only.
-fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
-    // SAFETY: an `OwnedFd` is open, and the `AsyncFd` owns it until it is dropped, so the
-    // descriptor stays open and the same for the registration's whole life.
-    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
-}
 
 /// One connection: read and write halves over the same socket.
 #[derive(Debug)]
@@ -106,28 +100,6 @@ impl AsyncRead for ReadHalf<'_> {
                 // Not readable after all: readiness was cleared; wait again.
                 Err(_would_block) => {}
             }
-        }
-    }
-}
-
-/// One non-blocking `send` (no `SIGPIPE` on a closed peer).
-fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `fd` is an open socket; `buf` is valid for its length.
-        let n = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
         }
     }
 }

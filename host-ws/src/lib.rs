@@ -46,6 +46,7 @@
 //! ```
 
 pub mod config;
+pub mod direct;
 pub mod error;
 pub mod routes;
 pub mod security;
@@ -60,4 +61,4 @@ pub use error::HostError;
 pub use routes::{AppState, HostMetrics, router};
 pub use security::{OriginPolicy, check_no_auth, is_loopback};
 pub use server::{SHUTDOWN_GRACE, WsServer, serve};
-pub use socket::{configure_upgrade, run_socket};
+pub use socket::{configure_upgrade, run_socket, run_socket_with};

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::security::OriginPolicy;
-use crate::socket::{configure_upgrade, run_socket};
+use crate::socket::{ConnSocket, configure_upgrade, run_socket_with};
 use crate::{WsConfig, viewer};
 
 /// What every handler shares.
@@ -90,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn ws_upgrade(
     State(state): State<Arc<AppState>>,
     connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    conn_socket: Option<Extension<Option<ConnSocket>>>,
     headers: HeaderMap,
     uri: Uri,
     upgrade: WebSocketUpgrade,
@@ -145,13 +146,14 @@ async fn ws_upgrade(
                 return;
             }
             let stop = state.stop.clone();
+            let direct = conn_socket.and_then(|Extension(s)| s);
             // On the hub's session threads when it has them; waiting here keeps `_token`
             // (the shutdown's count of live connections) until the session is over.
             let _ = state
                 .hub
                 .spawn_session(async move {
                     tokio::select! {
-                        () = run_socket(session, socket) => {}
+                        () = run_socket_with(session, socket, direct) => {}
                         () = stop.cancelled() => {}
                     }
                 })

@@ -75,6 +75,11 @@ pub fn serve(hub: Hub, config: WsConfig) -> Result<WsServer, HostError> {
                 .acceptor(NoDelayAcceptor::new());
             runtime.spawn(log_exit(server.acceptor(acceptor).serve(app)))
         }
+        #[cfg(unix)]
+        None => runtime.spawn(log_exit(
+            server.acceptor(crate::direct::DirectAcceptor).serve(app),
+        )),
+        #[cfg(not(unix))]
         None => runtime.spawn(log_exit(server.acceptor(NoDelayAcceptor::new()).serve(app))),
     };
     let scheme = if tls { "https" } else { "http" };

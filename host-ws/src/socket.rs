@@ -10,19 +10,28 @@
 //! from the writing loop after every batch made tungstenite zero-fill its read buffer before
 //! each (empty) read attempt, a few percent of a busy host's CPU for nothing.
 //!
+//! While the session is caught up, the publishing thread may write its ticks to the socket
+//! itself ([`crate::direct`], plain `ws://` on Unix); this loop then writes the rest of a frame
+//! it left half-sent first, and tells the session when each batch is flushed.
+//!
 //! Only one batch is ever taken out of the session's outbox before it is written: whatever the
 //! client cannot take yet stays in the outbox, where the stream policies (latest, coalesce,
 //! fifo + gap) bound it. So a slow client costs its own bounded queue, never the engine's time
 //! or another client's.
 
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::future::{Fuse, FutureExt};
 use futures_util::stream::{SplitSink, SplitStream, StreamExt};
-use stagelink_publisher::{Flow, Outgoing, Session};
+use stagelink_publisher::{DirectFence, Flow, Outgoing, Session};
+
+pub use crate::direct::ConnSocket;
+use crate::direct::WsDirect;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
@@ -95,10 +104,18 @@ pub fn configure_upgrade(upgrade: WebSocketUpgrade, max_message: usize) -> WebSo
 /// client's closing frame is awaited for at most [`CLOSE_LINGER`]. Reading goes on while a
 /// batch is being written, so commands and pongs are never stuck behind a slow write; a batch
 /// that makes no progress for [`WRITE_STALL_LIMIT`] drops the connection.
-pub async fn run_socket(mut session: Session, socket: WebSocket) {
+pub async fn run_socket(session: Session, socket: WebSocket) {
+    run_socket_with(session, socket, None).await;
+}
+
+/// [`run_socket`] for a connection whose socket the publishing thread may write to directly
+/// while the session is caught up (`conn` from the acceptor; see [`crate::direct`]).
+pub async fn run_socket_with(mut session: Session, socket: WebSocket, conn: Option<ConnSocket>) {
     let id = session.id();
+    let offered = crate::direct::offer(&mut session, conn);
+    let direct = offered.as_ref().map(|(d, _)| d.clone());
     let (sink, inbound) = socket.split();
-    let (mut inbound, _reader) = spawn_reader(inbound);
+    let (mut inbound, _reader) = spawn_reader(inbound, offered);
     // `None` while a batch owns the sink.
     let mut sink: Option<Sink> = Some(sink);
     let mut writing = pin!(Fuse::terminated());
@@ -145,13 +162,13 @@ pub async fn run_socket(mut session: Session, socket: WebSocket) {
             out = session.next_outgoing(), if sink.is_some() && closed_at.is_none() => {
                 if let Some(s) = sink.take() {
                     let batch = Batch::collect(&mut session, out);
-                    writing.set(write_batch(s, batch).fuse());
+                    writing.set(write_batch(s, batch, direct.clone()).fuse());
                 }
             }
             (s, result) = writing.as_mut(), if sink.is_none() => {
                 sink = Some(s);
                 match result {
-                    Ok(false) => {}
+                    Ok(false) => session.wire_idle(),
                     Ok(true) if reading => closed_at = Some(Instant::now()),
                     Ok(true) => break End::ClosedUnread,
                     Err(e) => {
@@ -203,12 +220,21 @@ impl Drop for AbortOnDrop {
 
 /// Reads the socket in a task of its own. The channel is small and bounded: a client sending
 /// faster than its session handles messages is slowed by TCP, as if read inline.
+///
+/// The first WebSocket ping or close from the client turns `direct` writes off: tungstenite
+/// answers those itself, from this task, at its next read.
 fn spawn_reader(
     mut inbound: SplitStream<WebSocket>,
+    direct: Option<(Arc<WsDirect>, DirectFence)>,
 ) -> (mpsc::Receiver<Result<Message, axum::Error>>, AbortOnDrop) {
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let task = tokio::spawn(async move {
         while let Some(frame) = inbound.next().await {
+            if let (Some((d, fence)), Ok(Message::Ping(_) | Message::Close(_))) = (&direct, &frame)
+            {
+                // Tungstenite flushes its answer at our next read: not into a half-sent frame.
+                d.quiesce(fence).await;
+            }
             let last = matches!(frame, Err(_) | Ok(Message::Close(_)));
             if tx.send(frame).await.is_err() || last {
                 break;
@@ -244,6 +270,8 @@ fn too_large(e: &axum::Error) -> Option<usize> {
 /// Messages taken out of the session to be written together.
 #[derive(Debug)]
 struct Batch {
+    /// The rest of a frame the publishing thread began writing directly: written first, as is.
+    raw: Option<Bytes>,
     messages: Vec<Message>,
     /// The last message is the close frame: nothing follows it.
     closes: bool,
@@ -254,6 +282,7 @@ impl Batch {
     /// stopping after a close.
     fn collect(session: &mut Session, first: Outgoing) -> Batch {
         let mut batch = Batch {
+            raw: None,
             messages: Vec::new(),
             closes: false,
         };
@@ -275,13 +304,8 @@ impl Batch {
                     bytes += data.len();
                     batch.messages.push(Message::Binary(data));
                 }
-                Outgoing::Raw(_) => {
-                    // Only for transports that offer a direct writer; this one does not.
-                    tracing::error!(
-                        session = session.id(),
-                        "dropping a raw message: no direct writer was offered"
-                    )
-                }
+                // Only ever first: the outbox hands it out before anything else.
+                Outgoing::Raw(rest) => batch.raw = Some(rest),
                 Outgoing::Close { code, reason } => {
                     batch.messages.push(close_frame(code, &reason));
                     batch.closes = true;
@@ -317,9 +341,21 @@ enum WriteError {
 
 /// Feeds every message of `batch`, flushes once, and gives the sink back with whether the
 /// batch ended with the close frame.
-async fn write_batch(mut sink: Sink, batch: Batch) -> (Sink, Result<bool, WriteError>) {
+async fn write_batch(
+    mut sink: Sink,
+    batch: Batch,
+    direct: Option<Arc<WsDirect>>,
+) -> (Sink, Result<bool, WriteError>) {
     let closes = batch.closes;
     let write = async {
+        if let Some(rest) = &batch.raw {
+            let Some(direct) = &direct else {
+                return Err(axum::Error::new(std::io::Error::other(
+                    "the rest of a direct write, but no direct writer",
+                )));
+            };
+            direct.write_rest(rest).await.map_err(axum::Error::new)?;
+        }
         for message in batch.messages {
             sink.feed(message).await?;
         }

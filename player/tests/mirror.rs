@@ -45,6 +45,9 @@ fn hub_config(stream_queue: usize) -> HubConfig {
         heartbeat: Duration::from_secs(600),
         idle_timeout: Duration::from_secs(600),
         stream_queue,
+        // The gap test needs bursts to overflow a session's queue: with direct writes the
+        // engine thread would put every tick into the socket itself while the client keeps up.
+        direct_write_sessions: 0,
         ..HubConfig::default()
     }
 }

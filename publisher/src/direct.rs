@@ -22,7 +22,8 @@
 //!   transport gets it first, as [`Outgoing::Raw`], to write as is;
 //! - a writer that fails is dropped; the transport finds the broken socket on its own.
 //!
-//! TLS connections and named pipes offer no writer; their sessions work as before.
+//! TLS connections and named pipes offer no writer; their sessions work as before. [`unix`]
+//! has the socket calls the local socket's and the WebSocket's writers share.
 
 use bytes::Bytes;
 
@@ -35,6 +36,133 @@ pub trait DirectWrite: Send + Sync + std::fmt::Debug {
     /// part (maybe nothing) fit; `rest` is the framed remainder, for the transport to write
     /// before anything else. `Err`: the socket is unusable.
     fn try_write(&self, message: &Outgoing) -> std::io::Result<Option<Bytes>>;
+
+    /// Whether a direct write may start now. Checked before each message is taken from the
+    /// outbox; `false` leaves the rest of the tick to the session's task. The default: always.
+    fn can_write(&self) -> bool {
+        true
+    }
+}
+
+/// Non-blocking socket calls for [`DirectWrite`] implementations on Unix.
+#[cfg(unix)]
+pub mod unix {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    use bytes::{BufMut, Bytes, BytesMut};
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+
+    /// One non-blocking `send` (no `SIGPIPE` when the peer is gone), retried on `EINTR`.
+    pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            // SAFETY: `fd` is open; `buf` is valid for its length.
+            let n = unsafe {
+                libc::send(
+                    fd.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Sends `header` and `payload` with one non-blocking `sendmsg`. `Ok(None)`: all of it
+    /// went out; `Ok(Some(rest))`: the part that did not (maybe all of it), header included.
+    pub fn send_framed(
+        fd: BorrowedFd<'_>,
+        header: &[u8],
+        payload: &[u8],
+    ) -> io::Result<Option<Bytes>> {
+        let total = header.len() + payload.len();
+        let sent = loop {
+            let iov = [
+                libc::iovec {
+                    iov_base: header.as_ptr() as *mut libc::c_void,
+                    iov_len: header.len(),
+                },
+                libc::iovec {
+                    iov_base: payload.as_ptr() as *mut libc::c_void,
+                    iov_len: payload.len(),
+                },
+            ];
+            // SAFETY: a zeroed msghdr is valid; it points at `iov`, which outlives the call.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+            msg.msg_iovlen = iov.len() as _;
+            // SAFETY: `fd` is an open socket; `msg` describes two live buffers.
+            let n = unsafe {
+                libc::sendmsg(
+                    fd.as_raw_fd(),
+                    &msg,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => break 0,
+                _ => return Err(e),
+            }
+        };
+        if sent >= total {
+            return Ok(None);
+        }
+        let mut rest = BytesMut::with_capacity(total - sent);
+        if sent < header.len() {
+            rest.put_slice(&header[sent..]);
+            rest.put_slice(payload);
+        } else {
+            rest.put_slice(&payload[sent - header.len()..]);
+        }
+        Ok(Some(rest.freeze()))
+    }
+
+    /// Writes all of `bytes` to a non-blocking socket from a task: tries at once, and only when
+    /// the socket is full registers a duplicate descriptor for write readiness with the current
+    /// runtime until everything went out. For the rest of a half-sent direct write
+    /// ([`crate::Outgoing::Raw`]).
+    pub async fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+        let mut wait: Option<AsyncFd<std::os::fd::OwnedFd>> = None;
+        while !bytes.is_empty() {
+            match send(fd, bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let registered = match wait.take() {
+                        Some(w) => w,
+                        None => register(fd.try_clone_to_owned()?, Interest::WRITABLE)?,
+                    };
+                    registered.writable().await?.clear_ready();
+                    wait = Some(registered);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers `fd` with the current runtime's I/O driver for `interest` only.
+    pub fn register(
+        fd: std::os::fd::OwnedFd,
+        interest: Interest,
+    ) -> io::Result<AsyncFd<std::os::fd::OwnedFd>> {
+        // SAFETY: an `OwnedFd` is open, and the `AsyncFd` owns it until it is dropped, so the
+        // descriptor stays open and the same for the registration's whole life.
+        unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
+    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,6 @@ pub use hub::Hub;
 pub use outbox::{Outgoing, SessionOutbox, SharedEvent};
 pub use pixels::{PixelStore, PublishStats, TILE_SIZE};
 pub use publisher::{Publisher, Recordable, SnapshotProvider, TickReport};
-pub use session::{ConnectionInfo, Flow, Session};
+pub use session::{ConnectionInfo, DirectFence, Flow, Session};
 pub use stats::{HubStats, SessionStats};
 pub use threads::{SessionTask, SessionThreads};

@@ -391,6 +391,9 @@ impl SessionOutbox {
             return true;
         }
         for _ in 0..DIRECT_BATCH {
+            if !writer.can_write() {
+                return true;
+            }
             let Some(message) = self.pop_inner(pixels, false) else {
                 // Pixel tiles are left to the session's task: a frame is many large writes.
                 return !self.pending_tiles.is_empty() || self.pixels.wants(pixels);

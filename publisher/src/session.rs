@@ -117,6 +117,12 @@ impl Session {
         taken
     }
 
+    /// A handle that waits for any direct write in progress on this session to finish (see
+    /// [`DirectFence`]).
+    pub fn direct_fence(&self) -> DirectFence {
+        DirectFence(self.shared.clone())
+    }
+
     /// Tells the outbox that everything the transport took from it so far is written and
     /// flushed, so the publishing thread may write directly again. Only needed after
     /// [`Session::write_directly`].
@@ -630,6 +636,22 @@ fn message_type(msg: &ClientMessage) -> &'static str {
         ClientMessage::Pong(_) => "pong",
         ClientMessage::Bye(_) => "bye",
         ClientMessage::PixelsAck(_) => "pixels_ack",
+    }
+}
+
+/// Waits for the publishing thread to finish a direct write in progress on one session.
+///
+/// Direct writes happen under the session's outbox lock, and a writer's
+/// [`DirectWrite::can_write`] is checked there before each message. So after a writer turns
+/// itself off, [`DirectFence::wait`] returning means no direct write is under way and none will
+/// start; what a half-sent message left is then visible to the writer.
+#[derive(Debug, Clone)]
+pub struct DirectFence(Arc<SessionShared>);
+
+impl DirectFence {
+    /// Blocks (briefly: one direct write at most) until no direct write is in progress.
+    pub fn wait(&self) {
+        drop(self.0.outbox.lock());
     }
 }
 
