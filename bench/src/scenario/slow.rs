@@ -77,8 +77,12 @@ pub fn run(opts: &Opts) -> Result<Report> {
         for phase in 1..=2 {
             if phase == 2 {
                 fleet.halt_slow();
-                tokio::time::sleep(settle).await;
             }
+            // Both phases start `settle` after their change: the baseline once 500 new
+            // connections have grown their buffers (the host's RSS still climbs by ~15 MiB in
+            // the first seconds), the stalled phase once the stalled clients' kernel buffers
+            // are full.
+            tokio::time::sleep(settle).await;
             let cpu = CpuMeter::start(pid)?;
             let engine = CpuMeter::start_thread(pid, crate::host::ENGINE_THREAD)?;
             let clients = CpuMeter::start(std::process::id())?;
@@ -162,8 +166,10 @@ pub fn run(opts: &Opts) -> Result<Report> {
     }
     table.note(format!(
         "\"others\": the {} clients that kept reading, in both phases. The stalled clients' \
-         receive buffer: {}; the second phase starts {} ms after they stop, when their kernel \
-         buffers are full and the host's outboxes for them are filling",
+         receive buffer: {}; each phase starts {} ms after its change (the baseline after the \
+         warm-up, once the new connections' buffers have grown; the second phase after the \
+         stalled clients stop, when their kernel buffers are full and the host's outboxes for \
+         them are filling)",
         n - stalled,
         if rcvbuf_kib == 0 {
             "the kernel's default".to_owned()
