@@ -131,10 +131,15 @@ fn main() -> ExitCode {
     );
     let mut verdicts = Vec::new();
     let mut failed = Vec::new();
-    for name in names {
+    for (i, name) in names.iter().copied().enumerate() {
         let Some((_, run)) = SCENARIOS.iter().find(|(n, _)| *n == name) else {
             continue;
         };
+        if i > 0 && !opts.quick {
+            // The last scenario's processes and thousands of sockets are still being torn
+            // down for a moment; each scenario should start on a quiet machine.
+            std::thread::sleep(SCENARIO_PAUSE);
+        }
         let started = std::time::Instant::now();
         eprintln!("bench: running {name}…");
         match run(&opts) {
@@ -164,6 +169,9 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// The pause between the scenarios of `all` (not with `--quick`).
+const SCENARIO_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
