@@ -24,6 +24,10 @@
 //!   with [`Hub::spawn_session`](stagelink_publisher::Hub::spawn_session), so it runs on the
 //!   hub's [`SessionThreads`](stagelink_publisher::SessionThreads) when it has them (the
 //!   player does).
+//! - [`direct`] — direct writes over plain `ws://` (Unix): the acceptor hands `/ws` a duplicate
+//!   of the connection's socket, through which the publishing thread writes a caught-up
+//!   client's ticks as WebSocket frames itself ([`run_socket_with`]); off after the client's
+//!   first WebSocket ping or close, whose answers tungstenite writes on its own.
 //! - [`security`] — [`check_no_auth`] and [`OriginPolicy`].
 //! - [`tls`] — the rustls server configuration from PEM files.
 //! - [`viewer`] — the viewer's files, compiled in.

@@ -38,7 +38,7 @@ pub enum Outgoing {
     /// Close the connection with this code and reason, after sending everything before it.
     Close { code: u16, reason: String },
     /// The rest of a message the publishing thread began writing directly, already framed by
-    /// the transport's own [`DirectWrite`](crate::DirectWrite): write it as is, before anything
+    /// the transport's own [`DirectWrite`]: write it as is, before anything
     /// else. Only transports that offered a writer get it.
     Raw(Bytes),
 }
