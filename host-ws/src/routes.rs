@@ -1,5 +1,5 @@
 //! The HTTP side: [`AppState`] and [`router`] — `/ws` (the origin check, then the upgrade to
-//! [`run_socket_with`](crate::socket::run_socket_with)), the viewer at `/`, `/healthz` and `/metrics`.
+//! [`run_socket_with`]), the viewer at `/`, `/healthz` and `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
