@@ -262,13 +262,14 @@ fn connection_io(session: &mut Session, stream: Stream) -> std::io::Result<Conne
     // Our own descriptor; dropping the stream deregisters and closes `interprocess`'s.
     let fd = socket.as_fd().try_clone_to_owned()?;
     drop(stream);
-    match crate::direct::UnixDirect::new(&fd) {
-        Ok(writer) => {
-            // Refused beyond the hub's limit; the duplicate descriptor closes with `writer`.
-            session.write_directly(std::sync::Arc::new(writer));
+    // A second duplicate for the writer, made only when the hub has a slot for it.
+    session.write_directly(|| match crate::direct::UnixDirect::new(&fd) {
+        Ok(writer) => Some(std::sync::Arc::new(writer)),
+        Err(e) => {
+            tracing::debug!(error = %e, "no direct writer for this connection");
+            None
         }
-        Err(e) => tracing::debug!(error = %e, "no direct writer for this connection"),
-    }
+    });
     Ok(ConnectionIo(fd))
 }
 

@@ -2,9 +2,9 @@
 //! caught-up client's tick straight to the TCP socket as unmasked WebSocket frames, without
 //! waking the session's thread (see `stagelink_publisher::direct`).
 //!
-//! axum owns the upgraded connection, so the socket is reached through a duplicate of its
-//! descriptor taken when the connection is accepted ([`DirectAcceptor`], handed to the `/ws`
-//! handler as the [`ConnSocket`] request extension). Tungstenite also writes on its own: the
+//! axum owns the upgraded connection, so the socket is reached through its descriptor, which
+//! [`DirectAcceptor`] hands the `/ws` handler as the [`ConnSocket`] request extension; a
+//! session that gets a writer duplicates it (the others cost no extra descriptor). Tungstenite also writes on its own: the
 //! pong to a client's WebSocket ping and the reply to its close frame, flushed from the reader
 //! task at its next read. A frame the publishing thread wrote only in part must not have such a
 //! frame land in its middle, so when the reader sees a ping or a close it turns direct writes
@@ -27,10 +27,15 @@ pub fn offer(
 ) -> Option<(Arc<WsDirect>, DirectFence)> {
     #[cfg(unix)]
     {
-        let direct = Arc::new(WsDirect::new(socket?));
-        session
-            .write_directly(direct.clone())
-            .then(|| (direct, session.direct_fence()))
+        let socket = socket?;
+        let direct = session.write_directly(|| match socket.duplicate() {
+            Ok(fd) => Some(Arc::new(WsDirect::new(fd))),
+            Err(e) => {
+                tracing::debug!(error = %e, "no direct writes for this connection");
+                None
+            }
+        })?;
+        Some((direct, session.direct_fence()))
     }
     #[cfg(not(unix))]
     {
@@ -80,8 +85,7 @@ pub fn frame_header(opcode: u8, len: usize) -> ([u8; 10], usize) {
 #[cfg(unix)]
 mod unix_impl {
     use std::io;
-    use std::os::fd::{AsFd, OwnedFd};
-    use std::sync::Arc;
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
     use axum::Extension;
@@ -95,9 +99,21 @@ mod unix_impl {
 
     use super::frame_header;
 
-    /// A duplicate of an accepted connection's socket descriptor, for [`WsDirect`].
-    #[derive(Debug, Clone)]
-    pub struct ConnSocket(pub Arc<OwnedFd>);
+    /// The descriptor of the connection a request came on, for [`WsDirect`]. Only meaningful
+    /// while that connection is open: pass it to [`run_socket_with`](crate::run_socket_with)
+    /// with the WebSocket upgraded from the same request (which keeps the connection open).
+    #[derive(Debug, Clone, Copy)]
+    pub struct ConnSocket(RawFd);
+
+    impl ConnSocket {
+        /// Our own descriptor for the connection (made only for sessions that get a writer,
+        /// so other connections cost no extra descriptor).
+        pub(crate) fn duplicate(self) -> io::Result<OwnedFd> {
+            // SAFETY: the connection is open (see the type's documentation: the caller holds
+            // the WebSocket upgraded from the request this came with), so the descriptor is.
+            unsafe { BorrowedFd::borrow_raw(self.0) }.try_clone_to_owned()
+        }
+    }
 
     /// Accepts like axum-server's `NoDelayAcceptor` (`TCP_NODELAY`) and hands every request on
     /// the connection a [`ConnSocket`].
@@ -106,21 +122,12 @@ mod unix_impl {
 
     impl<S> Accept<TcpStream, S> for DirectAcceptor {
         type Stream = TcpStream;
-        type Service = axum::middleware::AddExtension<S, Option<ConnSocket>>;
+        type Service = axum::middleware::AddExtension<S, ConnSocket>;
         type Future = std::future::Ready<io::Result<(Self::Stream, Self::Service)>>;
 
         fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
             let result = stream.set_nodelay(true).map(|()| {
-                // Without a duplicate the connection still works, through its session's thread.
-                let socket = stream
-                    .as_fd()
-                    .try_clone_to_owned()
-                    .map_err(
-                        |e| tracing::debug!(error = %e, "no direct writes for this connection"),
-                    )
-                    .ok()
-                    .map(|fd| ConnSocket(Arc::new(fd)));
-                let service = Extension(socket).layer(service);
+                let service = Extension(ConnSocket(stream.as_raw_fd())).layer(service);
                 (stream, service)
             });
             std::future::ready(result)
@@ -130,7 +137,7 @@ mod unix_impl {
     /// The WebSocket [`DirectWrite`].
     #[derive(Debug)]
     pub struct WsDirect {
-        socket: ConnSocket,
+        socket: OwnedFd,
         /// Cleared for good by the first ping or close from the client (tungstenite answers
         /// those itself, from the reader task).
         enabled: AtomicBool,
@@ -140,7 +147,7 @@ mod unix_impl {
     }
 
     impl WsDirect {
-        pub fn new(socket: ConnSocket) -> Self {
+        pub fn new(socket: OwnedFd) -> Self {
             Self {
                 socket,
                 enabled: AtomicBool::new(true),
@@ -165,7 +172,7 @@ mod unix_impl {
 
         /// Writes the rest of a half-sent frame (from the session's task).
         pub async fn write_rest(&self, rest: &[u8]) -> io::Result<()> {
-            let result = unix::write_all(self.socket.0.as_fd(), rest).await;
+            let result = unix::write_all(self.socket.as_fd(), rest).await;
             // Written, or the connection is broken and ends: either way nothing is half-sent.
             self.rest_pending.store(false, SeqCst);
             self.rest_written.notify_waiters();
@@ -187,7 +194,7 @@ mod unix_impl {
                 }
             };
             let (header, used) = frame_header(opcode, payload.len());
-            let rest = unix::send_framed(self.socket.0.as_fd(), &header[..used], payload)?;
+            let rest = unix::send_framed(self.socket.as_fd(), &header[..used], payload)?;
             if rest.is_some() {
                 self.rest_pending.store(true, SeqCst);
             }

@@ -90,7 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn ws_upgrade(
     State(state): State<Arc<AppState>>,
     connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
-    conn_socket: Option<Extension<Option<ConnSocket>>>,
+    conn_socket: Option<Extension<ConnSocket>>,
     headers: HeaderMap,
     uri: Uri,
     upgrade: WebSocketUpgrade,
@@ -146,7 +146,7 @@ async fn ws_upgrade(
                 return;
             }
             let stop = state.stop.clone();
-            let direct = conn_socket.and_then(|Extension(s)| s);
+            let direct = conn_socket.map(|Extension(s)| s);
             // On the hub's session threads when it has them; waiting here keeps `_token`
             // (the shutdown's count of live connections) until the session is over.
             let _ = state

@@ -93,28 +93,34 @@ impl Session {
         }
     }
 
-    /// Offers a non-blocking writer for this connection, so the publishing thread can write
-    /// ticks to it directly while the session is caught up (see [`crate::direct`]). Returns
-    /// whether it was accepted: the hub takes at most
-    /// [`HubConfig::direct_write_sessions`](crate::HubConfig) writers. A transport that offers
-    /// one must write [`Outgoing::Raw`] as is and call [`Session::wire_idle`] after each flush.
-    pub fn write_directly(&mut self, writer: Arc<dyn DirectWrite>) -> bool {
-        if self.direct {
-            self.shared.outbox.lock().set_direct(writer);
-            return true;
+    /// Lets the publishing thread write this connection's ticks directly while the session is
+    /// caught up (see [`crate::direct`]), through the writer `make` returns. `make` is only
+    /// called when the hub has a slot left (it takes at most
+    /// [`HubConfig::direct_write_sessions`](crate::HubConfig) writers), so a transport pays for
+    /// a writer (a duplicated descriptor, say) only when it will be used. Returns the writer
+    /// when it was taken. A transport that offers one must write [`Outgoing::Raw`] as is and call
+    /// [`Session::wire_idle`] after each flush.
+    pub fn write_directly<W: DirectWrite + 'static>(
+        &mut self,
+        make: impl FnOnce() -> Option<Arc<W>>,
+    ) -> Option<Arc<W>> {
+        if !self.direct {
+            let limit = self.hub.config().direct_write_sessions;
+            self.hub
+                .inner
+                .direct_sessions
+                .fetch_update(Relaxed, Relaxed, |n| (n < limit).then_some(n + 1))
+                .ok()?;
         }
-        let limit = self.hub.config().direct_write_sessions;
-        let taken = self
-            .hub
-            .inner
-            .direct_sessions
-            .fetch_update(Relaxed, Relaxed, |n| (n < limit).then_some(n + 1))
-            .is_ok();
-        if taken {
-            self.direct = true;
-            self.shared.outbox.lock().set_direct(writer);
-        }
-        taken
+        let Some(writer) = make() else {
+            if !self.direct {
+                self.hub.inner.direct_sessions.fetch_sub(1, Relaxed);
+            }
+            return None;
+        };
+        self.direct = true;
+        self.shared.outbox.lock().set_direct(writer.clone());
+        Some(writer)
     }
 
     /// A handle that waits for any direct write in progress on this session to finish (see
