@@ -1,7 +1,7 @@
 //! The [`Hub`]: the live sessions of one project, the per-stream sequence numbers, fan-out of
 //! encoded flushes, the pixel store, and the engine link.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -38,6 +38,8 @@ pub struct SessionShared {
     /// Live subscriptions (events are queued only for these).
     pub(crate) subscribed: AtomicU32,
     pub(crate) requests_in_flight: AtomicUsize,
+    /// The outbox's `backlogged`, as of the last tick pushed into it.
+    pub(crate) backlogged: AtomicBool,
     pub(crate) client_id: Mutex<Option<String>>,
 }
 
@@ -113,6 +115,8 @@ pub(crate) struct HubInner {
     session_threads: std::sync::OnceLock<SessionThreads>,
     /// Sessions whose transport writes directly (at most `config.direct_write_sessions`).
     pub(crate) direct_sessions: AtomicUsize,
+    /// `fan_out_tick`'s list of sessions that are behind, kept to reuse its allocation.
+    behind: Mutex<Vec<usize>>,
 }
 
 /// The sessions of one project and everything shared between them. Cheap to clone.
@@ -154,6 +158,7 @@ impl Hub {
                 shutting_down: false.into(),
                 session_threads: std::sync::OnceLock::new(),
                 direct_sessions: AtomicUsize::new(0),
+                behind: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -267,31 +272,58 @@ impl Hub {
         let pixels =
             (self.inner.direct_sessions.load(Relaxed) > 0).then(|| self.inner.pixels.read());
         let sessions = self.inner.sessions.read();
-        for session in sessions.iter() {
-            let subscribed = session.subscribed.load(Relaxed);
-            if subscribed & any == 0 {
+        // Sessions that are not keeping up come last: their full queues cost the most (a
+        // `coalesce` overflow folds the oldest event), and that must not delay the others.
+        // (The list of them is kept between ticks: a stalled session costs no allocation.)
+        let mut behind = self.inner.behind.lock();
+        behind.clear();
+        for (i, session) in sessions.iter().enumerate() {
+            if session.backlogged.load(Relaxed) {
+                behind.push(i);
                 continue;
             }
-            let wake = {
-                let mut outbox = session.outbox.lock();
-                for (stream, seq, mask, event) in &shared {
-                    if subscribed & mask != 0 {
-                        outbox.push_shared(*stream, *seq, frame, event);
-                    }
-                }
-                match &pixels {
-                    Some(pixels) if outbox.has_direct() => outbox.write_direct(pixels),
-                    _ => true,
-                }
-            };
-            if wake {
-                session.notify.notify_one();
-            }
+            self.push_tick(session, frame, any, &shared, pixels.as_deref());
+        }
+        for &i in behind.iter() {
+            self.push_tick(&sessions[i], frame, any, &shared, pixels.as_deref());
         }
         self.inner
             .stats
             .flushes
             .fetch_add(events.len() as u64, Relaxed);
+    }
+
+    /// Queues one tick's events for `session` (those it subscribes to), writes them directly
+    /// when it can, and wakes the session's task when something is left for it.
+    fn push_tick(
+        &self,
+        session: &SessionShared,
+        frame: u32,
+        any: u32,
+        shared: &[(StreamName, u64, u32, Arc<SharedEvent>)],
+        pixels: Option<&PixelStore>,
+    ) {
+        let subscribed = session.subscribed.load(Relaxed);
+        if subscribed & any == 0 {
+            return;
+        }
+        let wake = {
+            let mut outbox = session.outbox.lock();
+            for (stream, seq, mask, event) in shared {
+                if subscribed & mask != 0 {
+                    outbox.push_shared(*stream, *seq, frame, event);
+                }
+            }
+            let wake = match pixels {
+                Some(pixels) if outbox.has_direct() => outbox.write_direct(pixels),
+                _ => true,
+            };
+            session.backlogged.store(outbox.backlogged, Relaxed);
+            wake
+        };
+        if wake {
+            session.notify.notify_one();
+        }
     }
 
     /// Sends one control message to every identified session (notices, for example).
@@ -395,6 +427,7 @@ impl Hub {
             notify: Notify::new(),
             subscribed: AtomicU32::new(0),
             requests_in_flight: AtomicUsize::new(0),
+            backlogged: AtomicBool::new(false),
             client_id: Mutex::new(None),
         });
         self.inner.sessions.write().push(shared.clone());

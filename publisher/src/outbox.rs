@@ -338,6 +338,9 @@ pub struct SessionOutbox {
     raw: Option<Bytes>,
     /// Messages the publishing thread wrote directly.
     pub(crate) direct_sent: u64,
+    /// A stream queue overflowed (merged or dropped) since the outbox was last empty: the
+    /// session is not keeping up, and the hub serves it after the others.
+    pub(crate) backlogged: bool,
 }
 
 /// At most this many messages per session per tick are written directly; the rest wait for
@@ -362,6 +365,7 @@ impl SessionOutbox {
             wire_busy: false,
             raw: None,
             direct_sent: 0,
+            backlogged: false,
         }
     }
 
@@ -512,6 +516,7 @@ impl SessionOutbox {
                     let Some(oldest) = queue.events.pop_front() else {
                         break;
                     };
+                    self.backlogged = true;
                     match oldest.event.keyed_items(stream) {
                         Some(items) => queue
                             .merged
@@ -536,6 +541,7 @@ impl SessionOutbox {
             Policy::Fifo => {
                 queue.events.push_back(event);
                 while queue.events.len() > capacity {
+                    self.backlogged = true;
                     if let Some(dropped) = queue.events.pop_front() {
                         let from = dropped.first_seq();
                         queue.pending_gap = Some(match queue.pending_gap {
@@ -640,8 +646,10 @@ impl SessionOutbox {
             return Some(Outgoing::Raw(rest));
         }
         let out = self.pop_inner(pixels, true);
-        if out.is_some() && self.direct.is_some() {
-            self.wire_busy = true;
+        match out {
+            Some(_) if self.direct.is_some() => self.wire_busy = true,
+            Some(_) => {}
+            None => self.backlogged = false,
         }
         out
     }
@@ -864,6 +872,29 @@ mod tests {
 
     fn event(stream: StreamName, seq: u64, frame: u32, items: &[&str]) -> Bytes {
         encode_event_raw(stream, seq, None, frame, items.iter().map(|i| i.as_bytes()))
+    }
+
+    #[test]
+    fn an_overflow_marks_the_outbox_backlogged_until_it_drains() {
+        let mut outbox = SessionOutbox::new(2, 2);
+        for seq in 1..=2 {
+            outbox.push_event(
+                StreamName::Sounds,
+                seq,
+                1,
+                event(StreamName::Sounds, seq, 1, &["{}"]),
+            );
+        }
+        assert!(!outbox.backlogged, "full is not behind yet");
+        outbox.push_event(
+            StreamName::Sounds,
+            3,
+            1,
+            event(StreamName::Sounds, 3, 1, &["{}"]),
+        );
+        assert!(outbox.backlogged, "a dropped event: behind");
+        assert!(!drain_texts(&mut outbox).is_empty());
+        assert!(!outbox.backlogged, "drained: caught up again");
     }
 
     #[test]
