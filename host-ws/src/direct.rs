@@ -65,6 +65,7 @@ impl WsDirect {
 
 /// The header of an unmasked, final WebSocket frame (`opcode` 1: text, 2: binary) carrying
 /// `len` bytes; returns the buffer and how much of it is used.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub fn frame_header(opcode: u8, len: usize) -> ([u8; 10], usize) {
     let mut h = [0u8; 10];
     h[0] = 0x80 | opcode;

@@ -293,6 +293,20 @@ mod tests {
     }
 
     #[test]
+    fn draining_by_direct_writes_ends_a_backlog() {
+        let socket = FakeSocket::with_room(1 << 20);
+        let mut outbox = SessionOutbox::new(2, 2);
+        outbox.set_direct(socket.clone());
+        let store = PixelStore::default();
+        for seq in 1..=3 {
+            outbox.push_event(StreamName::Sounds, seq, seq as u32, event(seq));
+        }
+        assert!(outbox.backlogged);
+        assert!(!outbox.write_direct(&store));
+        assert!(!outbox.backlogged, "written out: caught up");
+    }
+
+    #[test]
     fn pixel_tiles_are_left_to_the_sessions_task() {
         let socket = FakeSocket::with_room(1 << 20);
         let mut outbox = outbox_with(&socket);

@@ -399,6 +399,8 @@ impl SessionOutbox {
                 return true;
             }
             let Some(message) = self.pop_inner(pixels, false) else {
+                // Every queue is drained: caught up, whatever overflowed before.
+                self.backlogged = false;
                 // Pixel tiles are left to the session's task: a frame is many large writes.
                 return !self.pending_tiles.is_empty() || self.pixels.wants(pixels);
             };
